@@ -1,0 +1,62 @@
+# Atelier des projets — the two commands a newcomer needs: `make run` and `make test`.
+# Only Python 3.11+ and make are required; everything else goes into .venv/.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app atelier
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+# The dependencies are declared once, in setup.cfg ([options] install_requires and
+# [options.extras_require] test); this reads them from there.
+define REQUIREMENTS_FROM_SETUP_CFG
+import configparser, sys
+config = configparser.ConfigParser()
+config.read("setup.cfg")
+lines = config["options"]["install_requires"].split("\n")
+if "test" in sys.argv[1:]:
+    lines += config["options.extras_require"]["test"].split("\n")
+print("\n".join(line.strip() for line in lines if line.strip()))
+endef
+export REQUIREMENTS_FROM_SETUP_CFG
+
+.PHONY: run test install install-test db demo serve clean
+
+run: $(VENV)/.installed db demo  ## install, migrate, load the demo once, serve on http://127.0.0.1:5000
+	@$(FLASK) demo-logins
+	@echo
+	@echo "Atelier des projets : http://$(HOST):$(PORT)  (Ctrl+C pour arrêter)"
+	@$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed-test  ## install what the tests need and run the whole suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: setup.cfg | $(VENV)/bin/python
+	$(BIN)/python -c "$$REQUIREMENTS_FROM_SETUP_CFG" > $(VENV)/requirements.txt
+	$(BIN)/python -m pip install --quiet -r $(VENV)/requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: setup.cfg $(VENV)/.installed
+	$(BIN)/python -c "$$REQUIREMENTS_FROM_SETUP_CFG" test > $(VENV)/requirements-test.txt
+	$(BIN)/python -m pip install --quiet -r $(VENV)/requirements-test.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+db: $(VENV)/.installed  ## create or upgrade the database (instance/atelier.sqlite3 by default)
+	@$(FLASK) init-db
+
+demo: $(VENV)/.installed  ## load the demo data (does nothing the second time)
+	@$(FLASK) seed-demo
+
+serve: $(VENV)/.installed db  ## production-like: gunicorn (set ATELIER_ENV_NAME=production and a secret)
+	$(BIN)/gunicorn --workers 3 --bind $(HOST):$(PORT) wsgi:app
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,778 @@
+"""Every change of a dossier: one function per event of workflow.py, plus draft editing.
+
+Each operation checks the actor's right (the ``who`` column), checks the event's
+guards, fires the event through the shared machine, writes its ``Event`` and
+flushes. None commits: the request (or the CLI command) commits once, or rolls
+back everything on any error. Automatic steps (review start on accept, close
+when the last line is final, cascades) go through the machines too and write
+their own events, with no actor.
+"""
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import func, select, update
+
+from ..agencies.models import Agency
+from ..auth.models import User
+from ..common import CENT, ActionRefused, ModifiedMeanwhile, utcnow
+from ..committees.models import AgendaItem, Meeting
+from ..companies.models import MINIMIS_CEILINGS, MINIMIS_REGIMES, Company, MinimisAid
+from ..extensions import db
+from ..formatting import money, paris_today
+from ..schemes.models import DOCUMENT_KINDS, Scheme
+from ..workflow import (CASE_EDITABLE_STATES, CASE_MACHINE, CASE_RULES, LINE_GRANTED_STATES,
+                        LINE_MACHINE, LINE_OPEN_STATES, LINE_RULES, NOT_ALLOWED_NOW,
+                        CASE_STATES, LINE_STATES, EventRule, fire)
+from .access import deciding_agency_id, is_member, roles_on
+from .models import (Case, CaseAgency, Event, FundingLine, Message, Opinion, Payment,
+                     ReferenceCounter)
+
+WHO_LABELS = {
+    "applicant": "un membre de l'entreprise qui porte le dossier",
+    "lead_agent": "un agent de l'organisme pilote du dossier",
+    "line_agent": "un agent de l'organisme qui instruit cette demande",
+    "secretary": "un secrétaire du comité qui décide cette demande",
+    "system": "l'application elle-même (étape automatique)",
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+def as_amount(value, field: str, *, label: str = "Le montant", allow_zero: bool = False) -> Decimal:
+    """A positive amount in euros with at most two decimals, or a French refusal beside ``field``."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ActionRefused(f"{label} est obligatoire.", field)
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value).replace(" ", "")
+                                                                   .replace("\u202f", "")
+                                                                   .replace(",", "."))
+    except (InvalidOperation, ValueError):
+        raise ActionRefused(f"{label} doit être un nombre (par exemple 12500,50).", field) from None
+    if not amount.is_finite():
+        raise ActionRefused(f"{label} doit être un nombre (par exemple 12500,50).", field)
+    if amount < 0 or (amount == 0 and not allow_zero):
+        raise ActionRefused(f"{label} doit être supérieur à zéro.", field)
+    if amount != amount.quantize(CENT):
+        raise ActionRefused(f"{label} ne peut pas avoir plus de deux décimales.", field)
+    if amount >= Decimal("1e12"):
+        raise ActionRefused(f"{label} est trop élevé.", field)
+    return amount.quantize(CENT)
+
+
+def _required_text(value: str | None, field: str, message: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise ActionRefused(message, field)
+    return text
+
+
+def _check_version(instance, expected_version: int | None) -> None:
+    if expected_version is not None and int(expected_version) != instance.version:
+        raise ModifiedMeanwhile()
+
+
+def _check_right(actor: User | None, rule: EventRule, case: Case, line: FundingLine | None) -> None:
+    if rule.who == "system":
+        if actor is not None:
+            raise ActionRefused("Cette étape est automatique : personne ne peut la déclencher.")
+        return
+    if actor is None or rule.who not in roles_on(actor, case, line):
+        raise ActionRefused(f"Seul {WHO_LABELS[rule.who]} peut faire cette action.")
+
+
+def _check_state(machine, states, instance, event: str) -> None:
+    if event not in machine.get_triggers(instance.state):
+        raise ActionRefused(NOT_ALLOWED_NOW.format(state=states[instance.state].lower()))
+
+
+def record_event(case: Case, actor: User | None, entity: str, name: str, *,
+                 from_state: str | None = None, to_state: str | None = None,
+                 line: FundingLine | None = None, reason: str | None = None,
+                 data: dict | None = None) -> Event:
+    event = Event(case=case, line=line, actor=actor,
+                  agency_id=actor.agency_id if actor is not None and actor.is_agent else None,
+                  entity=entity, name=name, from_state=from_state, to_state=to_state,
+                  reason=(reason or "").strip() or None, data=_jsonable(data or {}))
+    db.session.add(event)
+    # Every change of a line touches its case: the case's version then serialises
+    # concurrent changes to one dossier (the automatic close depends on all its lines).
+    case.updated_at = utcnow()
+    return event
+
+
+def _jsonable(data: dict) -> dict:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, Decimal):
+            value = str(value)
+        elif isinstance(value, (date, datetime)):
+            value = value.isoformat()
+        out[key] = value
+    return out
+
+
+def _case_event(actor, case: Case, event: str, *, expected_version=None, reason=None,
+                data=None) -> Event:
+    rule = CASE_RULES[event]
+    _check_right(actor, rule, case, None)
+    _check_state(CASE_MACHINE, CASE_STATES, case, event)
+    _check_version(case, expected_version)
+    from_state = case.state
+    fire(CASE_MACHINE, case, event)
+    return record_event(case, actor, "case", event, from_state=from_state, to_state=case.state,
+                        reason=reason, data=data)
+
+
+def _line_event(actor, line: FundingLine, event: str, *, expected_version=None, reason=None,
+                data=None, check=None) -> Event:
+    """Rights, state, version, then ``check()`` (the event's own guards), then fire and record."""
+    rule = LINE_RULES[event]
+    case = line.case
+    _check_right(actor, rule, case, line)
+    _check_state(LINE_MACHINE, LINE_STATES, line, event)
+    _check_version(line, expected_version)
+    if check is not None:
+        check()
+    from_state = line.state
+    fire(LINE_MACHINE, line, event)
+    line.updated_at = utcnow()
+    recorded = record_event(case, actor, "line", event, from_state=from_state, to_state=line.state,
+                            line=line, reason=reason, data=data)
+    if line.is_final:
+        _close_case_if_done(case)
+    return recorded
+
+
+def _grant_access(case: Case, agency_id: int) -> None:
+    exists = db.session.scalar(select(CaseAgency.id).where(CaseAgency.case_id == case.id,
+                                                           CaseAgency.agency_id == agency_id))
+    if exists is None:
+        db.session.add(CaseAgency(case_id=case.id, agency_id=agency_id))
+
+
+def _close_case_if_done(case: Case) -> None:
+    if case.state == "in_review" and all(line.is_final for line in case.lines):
+        _case_event(None, case, "close")
+        case.closed_at = utcnow()
+
+
+def _parse_date(value, field: str, label: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except (TypeError, ValueError):
+        raise ActionRefused(f"{label} doit être une date valide (jj/mm/aaaa).", field) from None
+
+
+# --------------------------------------------------------------------------- references
+
+def next_reference(year: int) -> str:
+    """``AP-<year>-<5 digits>``, sequential per year; the counter row serialises concurrent drafts."""
+    bump = (update(ReferenceCounter).where(ReferenceCounter.year == year)
+            .values(last_number=ReferenceCounter.last_number + 1)
+            .returning(ReferenceCounter.last_number))
+    number = db.session.execute(bump).scalar()
+    if number is None:
+        dialect = db.session.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        db.session.execute(insert(ReferenceCounter).values(year=year, last_number=0)
+                           .on_conflict_do_nothing(index_elements=["year"]))
+        number = db.session.execute(bump).scalar()
+    return f"AP-{year}-{number:05d}"
+
+
+# --------------------------------------------------------------------------- drafts (applicant)
+
+def _check_editable(actor: User, case: Case) -> None:
+    if not is_member(actor, case.company_id):
+        raise ActionRefused("Seul un membre de l'entreprise peut modifier ce dossier.")
+    if case.state not in CASE_EDITABLE_STATES:
+        raise ActionRefused("Ce dossier ne peut plus être modifié : il est "
+                            f"{CASE_STATES[case.state].lower()}.")
+
+
+def create_case(actor: User, company: Company, *, title: str, description: str = "",
+                starts_on: date | None = None, ends_on: date | None = None,
+                eligible_cost=None) -> Case:
+    if not is_member(actor, company.id):
+        raise ActionRefused("Vous ne pouvez créer un dossier que pour une entreprise dont vous êtes membre.",
+                            "company")
+    case = Case(company=company, created_by=actor, state="draft",
+                reference=next_reference(paris_today().year))
+    _set_project(case, title=title, description=description, starts_on=starts_on, ends_on=ends_on,
+                 eligible_cost=eligible_cost)
+    db.session.add(case)
+    db.session.flush()
+    record_event(case, actor, "case", "create", to_state="draft")
+    db.session.flush()
+    return case
+
+
+def _set_project(case: Case, *, title, description, starts_on, ends_on, eligible_cost) -> None:
+    case.title = _required_text(title, "title", "Le titre du projet est obligatoire.")[:200]
+    case.description = (description or "").strip()
+    if starts_on and ends_on and ends_on < starts_on:
+        raise ActionRefused("La date de fin doit suivre la date de début.", "ends_on")
+    case.starts_on, case.ends_on = starts_on, ends_on
+    case.eligible_cost = (None if eligible_cost in (None, "") else
+                          as_amount(eligible_cost, "eligible_cost", label="Le coût éligible"))
+
+
+def update_project(actor: User, case: Case, *, expected_version=None, **fields) -> None:
+    _check_editable(actor, case)
+    _check_version(case, expected_version)
+    _set_project(case, **fields)
+    case.updated_at = utcnow()
+    db.session.flush()
+
+
+def _check_line_amount(scheme: Scheme, amount: Decimal, eligible_cost: Decimal | None, field: str,
+                       label: str) -> None:
+    if amount > scheme.ceiling:
+        raise ActionRefused(f"{label} dépasse le plafond du dispositif « {scheme.name} » "
+                            f"({money(scheme.ceiling)}).", field)
+    if eligible_cost is not None and amount > scheme.max_for_cost(eligible_cost):
+        raise ActionRefused(f"{label} dépasse le taux maximal du dispositif « {scheme.name} » : "
+                            f"au plus {money(scheme.max_for_cost(eligible_cost))} pour un coût "
+                            f"éligible de {money(eligible_cost)}.", field)
+
+
+def add_line(actor: User, case: Case, *, scheme: Scheme, requested_amount) -> FundingLine:
+    _check_editable(actor, case)
+    amount = as_amount(requested_amount, "requested_amount", label="Le montant demandé")
+    _check_line_amount(scheme, amount, case.eligible_cost, "requested_amount", "Le montant demandé")
+    if any(line.scheme_id == scheme.id for line in case.lines):
+        raise ActionRefused("Ce dispositif figure déjà dans le plan de financement.", "scheme")
+    position = max((line.position for line in case.lines), default=0) + 1
+    line = FundingLine(case=case, scheme=scheme, agency_id=scheme.agency_id,
+                       requested_amount=amount, position=position, state="requested")
+    db.session.add(line)
+    case.updated_at = utcnow()
+    db.session.flush()
+    return line
+
+
+def remove_line(actor: User, case: Case, line: FundingLine) -> None:
+    _check_editable(actor, case)
+    if case.state != "draft":
+        raise ActionRefused("Une fois le dossier déposé, une demande ne peut plus être supprimée : "
+                            "retirez le dossier si vous renoncez.")
+    case.lines.remove(line)
+    case.updated_at = utcnow()
+    db.session.flush()
+
+
+def declare_minimis_aid(actor: User, case: Case, *, granted_on: date, granting_body: str, amount,
+                        regime: str) -> MinimisAid:
+    _check_editable(actor, case)
+    if regime not in MINIMIS_REGIMES:
+        raise ActionRefused("Choisissez un régime de minimis.", "regime")
+    if granted_on > paris_today():
+        raise ActionRefused("La date d'octroi ne peut pas être dans le futur.", "granted_on")
+    aid = MinimisAid(siren=case.company.siren, case_id=case.id, source="declared",
+                     granted_on=granted_on, regime=regime,
+                     granting_body=_required_text(granting_body, "granting_body",
+                                                  "L'organisme qui a accordé l'aide est obligatoire."),
+                     amount=as_amount(amount, "amount"))
+    db.session.add(aid)
+    case.minimis_declared = True
+    case.updated_at = utcnow()
+    db.session.flush()
+    return aid
+
+
+def remove_minimis_aid(actor: User, case: Case, aid: MinimisAid) -> None:
+    _check_editable(actor, case)
+    if aid.case_id != case.id or aid.source != "declared":
+        raise ActionRefused("Cette aide ne fait pas partie de votre déclaration.")
+    db.session.delete(aid)
+    case.updated_at = utcnow()
+    db.session.flush()
+
+
+def declare_no_minimis(actor: User, case: Case) -> None:
+    _check_editable(actor, case)
+    case.minimis_declared = True
+    case.updated_at = utcnow()
+    db.session.flush()
+
+
+# --------------------------------------------------------------------------- case events
+
+def submission_problems(case: Case, today: date) -> list[str]:
+    """Everything that keeps a dossier from being submitted, one French sentence each."""
+    problems = []
+    if not (case.title or "").strip():
+        problems.append("Le titre du projet est obligatoire.")
+    if not (case.description or "").strip():
+        problems.append("Décrivez le projet.")
+    if case.starts_on is None:
+        problems.append("Indiquez la date de début du projet.")
+    if not case.eligible_cost:
+        problems.append("Indiquez le coût éligible du projet.")
+    if not case.lines:
+        problems.append("Ajoutez au moins une demande de financement au plan de financement.")
+    for number, line in enumerate(case.lines, start=1):
+        scheme = line.scheme
+        if not scheme.is_open_on(today):
+            problems.append(f"Demande {number} : le dispositif « {scheme.name} » n'est pas ouvert "
+                            "aux demandes à cette date.")
+        try:
+            _check_line_amount(scheme, line.requested_amount, case.eligible_cost, "", "Le montant demandé")
+        except ActionRefused as refused:
+            problems.append(f"Demande {number} : {refused.message}")
+    present = {document.kind for document in case.documents}
+    missing = []
+    for line in case.lines:
+        for kind in line.scheme.required_documents:
+            if kind not in present and kind not in missing:
+                missing.append(kind)
+    for kind in missing:
+        problems.append(f"Pièce manquante : {DOCUMENT_KINDS.get(kind, kind)}.")
+    if any(line.scheme.is_de_minimis for line in case.lines) and not case.minimis_declared:
+        problems.append("Déclarez les aides de minimis reçues ces trois dernières années "
+                        "(ou l'absence de telles aides).")
+    return problems
+
+
+def _check_submittable(case: Case) -> None:
+    problems = submission_problems(case, paris_today())
+    if problems:
+        raise ActionRefused("Le dossier ne peut pas encore être déposé : " + " ".join(problems))
+
+
+def submit_case(actor: User, case: Case, *, expected_version=None) -> Event:
+    _check_right(actor, CASE_RULES["submit"], case, None)
+    _check_state(CASE_MACHINE, CASE_STATES, case, "submit")
+    _check_submittable(case)
+    lead_line = max(case.lines, key=lambda line: (line.requested_amount, -line.position))
+    case.lead_agency_id = lead_line.agency_id
+    case.submitted_at = utcnow()
+    event = _case_event(actor, case, "submit", expected_version=expected_version,
+                        data={"lead_agency": lead_line.agency.short_name})
+    for agency_id in {case.lead_agency_id, *(line.agency_id for line in case.lines)}:
+        _grant_access(case, agency_id)
+    db.session.flush()
+    return event
+
+
+def request_info(actor: User, case: Case, *, message: str, expected_version=None) -> Event:
+    body = _required_text(message, "message", "Écrivez au demandeur ce qui manque au dossier.")
+    event = _case_event(actor, case, "request_info", expected_version=expected_version, reason=body)
+    db.session.add(Message(case=case, author=actor, agency_id=actor.agency_id, body=body, internal=False))
+    case.clock_paused_at = utcnow()
+    db.session.flush()
+    return event
+
+
+def resubmit_case(actor: User, case: Case, *, expected_version=None) -> Event:
+    _check_right(actor, CASE_RULES["resubmit"], case, None)
+    _check_state(CASE_MACHINE, CASE_STATES, case, "resubmit")
+    _check_submittable(case)
+    event = _case_event(actor, case, "resubmit", expected_version=expected_version)
+    if case.clock_paused_at is not None:
+        case.paused_seconds += int((utcnow() - case.clock_paused_at).total_seconds())
+        case.clock_paused_at = None
+    db.session.flush()
+    return event
+
+
+def accept_case(actor: User, case: Case, *, expected_version=None) -> Event:
+    event = _case_event(actor, case, "accept", expected_version=expected_version)
+    case.completed_at = utcnow()
+    for line in case.lines:
+        if line.state == "requested":
+            _line_event(None, line, "start_review")
+    db.session.flush()
+    return event
+
+
+def transfer_lead(actor: User, case: Case, *, agency: Agency | None, reason: str,
+                  expected_version=None) -> Event:
+    reason = _required_text(reason, "reason", "Indiquez le motif du transfert.")
+    if agency is None:
+        raise ActionRefused("Choisissez l'organisme qui pilotera le dossier.", "agency")
+    if agency.id == case.lead_agency_id:
+        raise ActionRefused("Cet organisme pilote déjà le dossier : choisissez-en un autre.", "agency")
+    former = case.lead_agency
+    event = _case_event(actor, case, "transfer_lead", expected_version=expected_version, reason=reason,
+                        data={"from_agency": former.short_name, "to_agency": agency.short_name})
+    case.lead_agency_id = agency.id
+    _grant_access(case, agency.id)
+    db.session.flush()
+    return event
+
+
+def _no_line_granted(case: Case, verb: str) -> None:
+    if any(line.state in LINE_GRANTED_STATES for line in case.lines):
+        raise ActionRefused(f"Une aide a déjà été accordée sur ce dossier : il ne peut plus être {verb}. "
+                            "Chaque demande encore ouverte peut être traitée séparément.")
+
+
+def dismiss_case(actor: User, case: Case, *, reason: str, expected_version=None) -> Event:
+    reason = _required_text(reason, "reason", "Indiquez le motif du classement sans suite.")
+    _check_right(actor, CASE_RULES["dismiss"], case, None)
+    _check_state(CASE_MACHINE, CASE_STATES, case, "dismiss")
+    _no_line_granted(case, "classé sans suite")
+    event = _case_event(actor, case, "dismiss", expected_version=expected_version, reason=reason)
+    for line in case.lines:
+        if line.state in LINE_OPEN_STATES:
+            _cascade_line(line, "dismiss", reason)
+    case.closed_at = utcnow()
+    db.session.flush()
+    return event
+
+
+def withdraw_case(actor: User, case: Case, *, reason: str | None = None, expected_version=None) -> Event:
+    _check_right(actor, CASE_RULES["withdraw"], case, None)
+    _check_state(CASE_MACHINE, CASE_STATES, case, "withdraw")
+    _no_line_granted(case, "retiré")
+    event = _case_event(actor, case, "withdraw", expected_version=expected_version,
+                        reason=(reason or "").strip() or None)
+    if case.submitted_at is not None:
+        for line in case.lines:
+            if line.state in LINE_OPEN_STATES:
+                _cascade_line(line, "withdraw", None)
+    case.closed_at = utcnow()
+    db.session.flush()
+    return event
+
+
+def _cascade_line(line: FundingLine, event: str, reason: str | None) -> None:
+    """A line follows its case (withdraw/dismiss): through the machine, as the system."""
+    from_state = line.state
+    _check_state(LINE_MACHINE, LINE_STATES, line, event)
+    fire(LINE_MACHINE, line, event)
+    line.updated_at = utcnow()
+    _withdraw_from_agenda(line)
+    record_event(line.case, None, "line", event, from_state=from_state, to_state=line.state,
+                 line=line, reason=reason)
+
+
+def _withdraw_from_agenda(line: FundingLine) -> None:
+    item = line.current_agenda_item
+    if item is not None:
+        item.outcome = "withdrawn"
+
+
+# --------------------------------------------------------------------------- line events
+
+def transfer_line(actor: User, line: FundingLine, *, agency: Agency | None, reason: str,
+                  scheme: Scheme | None = None, expected_version=None) -> Event:
+    def check():
+        if agency is None:
+            raise ActionRefused("Choisissez l'organisme partenaire à qui confier la demande.", "agency")
+        if agency.id == line.agency_id:
+            raise ActionRefused("Cette demande est déjà instruite par cet organisme.", "agency")
+        if scheme is not None and scheme.agency_id != agency.id:
+            raise ActionRefused("Le nouveau dispositif doit être un dispositif de l'organisme choisi.",
+                                "scheme")
+        _required_text(reason, "reason", "Indiquez le motif du transfert.")
+
+    data = {"from_agency": line.agency.short_name,
+            "to_agency": agency.short_name if agency else None}
+    if scheme is not None:
+        data.update(from_scheme=line.scheme.code, to_scheme=scheme.code)
+    event = _line_event(actor, line, "transfer", expected_version=expected_version,
+                        reason=(reason or "").strip(), data=data, check=check)
+    line.agency_id = agency.id
+    line.agency = agency
+    if scheme is not None:
+        line.scheme_id = scheme.id
+        line.scheme = scheme
+    line.assigned_agent_id = None
+    _grant_access(line.case, agency.id)
+    db.session.flush()
+    return event
+
+
+def propose_line(actor: User, line: FundingLine, *, meeting: Meeting | None, proposed_amount,
+                 expected_version=None) -> Event:
+    amount = None
+
+    def check():
+        nonlocal amount
+        if meeting is None:
+            raise ActionRefused("Choisissez la séance du comité.", "meeting")
+        if meeting.committee_id != line.scheme.committee_id:
+            raise ActionRefused("Cette séance n'est pas une séance du comité qui décide ce dispositif.",
+                                "meeting")
+        if not meeting.is_planned(paris_today()):
+            raise ActionRefused("Cette séance est passée : choisissez une séance à venir.", "meeting")
+        amount = as_amount(proposed_amount, "proposed_amount", label="Le montant proposé")
+        if amount > line.requested_amount:
+            raise ActionRefused(f"Le montant proposé ne peut pas dépasser le montant demandé "
+                                f"({money(line.requested_amount)}).", "proposed_amount")
+        _check_line_amount(line.scheme, amount, line.case.eligible_cost, "proposed_amount",
+                           "Le montant proposé")
+
+    event = _line_event(actor, line, "propose", expected_version=expected_version, check=check,
+                        data={"meeting_id": meeting.id if meeting else None,
+                              "proposed_amount": proposed_amount})
+    event.data = _jsonable({"meeting_id": meeting.id, "meeting_date": meeting.meets_on,
+                            "proposed_amount": amount})
+    line.proposed_amount = amount
+    db.session.add(AgendaItem(meeting=meeting, line=line, proposed_amount=amount,
+                              proposed_by=actor, presented=_presented(line, amount)))
+    db.session.flush()
+    return event
+
+
+def _presented(line: FundingLine, proposed: Decimal) -> dict:
+    """The line as put before the committee, frozen: later edits don't change the agenda."""
+    case, company, scheme = line.case, line.case.company, line.scheme
+    return _jsonable({
+        "reference": case.reference, "company": company.name, "siret": company.siret,
+        "commune": company.commune, "departement": company.departement, "naf": company.naf_code,
+        "size": company.size, "project": case.title, "scheme": scheme.name,
+        "instrument": scheme.instrument, "eligible_cost": case.eligible_cost,
+        "requested": line.requested_amount, "proposed": proposed,
+    })
+
+
+def minimis_received(siren: str, regime: str, on: date) -> Decimal:
+    """De minimis aid of this regime granted to the SIREN in the three years before ``on``."""
+    start = _three_years_before(on)
+    total = db.session.scalar(
+        select(func.coalesce(func.sum(MinimisAid.amount), 0)).where(
+            MinimisAid.siren == siren, MinimisAid.regime == regime,
+            MinimisAid.granted_on > start, MinimisAid.granted_on <= on)
+    )
+    return Decimal(total).quantize(CENT)
+
+
+def _three_years_before(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 3)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 3, day=28)
+
+
+def approve_line(actor: User, line: FundingLine, *, granted_amount, gross_grant_equivalent=None,
+                 expected_version=None) -> Event:
+    today = paris_today()
+    scheme = line.scheme
+    amount = gge = None
+
+    def check():
+        nonlocal amount, gge
+        amount = as_amount(granted_amount, "granted_amount", label="Le montant accordé")
+        if amount > line.proposed_amount:
+            raise ActionRefused(f"Le montant accordé ne peut pas dépasser le montant proposé "
+                                f"({money(line.proposed_amount)}).", "granted_amount")
+        if not scheme.is_de_minimis:
+            return
+        if scheme.instrument == "grant":
+            gge = amount
+        else:
+            gge = as_amount(gross_grant_equivalent, "gross_grant_equivalent", allow_zero=True,
+                            label="L'équivalent-subvention brut")
+            if gge > amount:
+                raise ActionRefused("L'équivalent-subvention brut ne peut pas dépasser le montant "
+                                    "accordé.", "gross_grant_equivalent")
+        received = minimis_received(line.case.company.siren, scheme.regime, today)
+        ceiling = MINIMIS_CEILINGS[scheme.regime]
+        if received + gge > ceiling:
+            raise ActionRefused(
+                f"Plafond de minimis dépassé : l'entreprise a déjà reçu {money(received)} sur trois ans, "
+                f"cette aide représente {money(gge)}, le plafond est de {money(ceiling)}. "
+                f"Marge disponible : {money(max(ceiling - received, Decimal(0)))}.", "granted_amount")
+
+    event = _line_event(actor, line, "approve", expected_version=expected_version, check=check,
+                        data={"granted_amount": granted_amount})
+    event.data = _jsonable({"granted_amount": amount, "gross_grant_equivalent": gge})
+    now = utcnow()
+    line.granted_amount, line.gross_grant_equivalent, line.decided_at = amount, gge, now
+    _decide_agenda_item(line, "approved", granted=amount, decided_at=now)
+    if scheme.is_de_minimis and gge:
+        db.session.add(MinimisAid(siren=line.case.company.siren, granted_on=today, amount=gge,
+                                  regime=scheme.regime, source="granted", case_id=line.case_id,
+                                  line_id=line.id, granting_body=line.agency.name,
+                                  description=scheme.name))
+    db.session.flush()
+    return event
+
+
+def _decide_agenda_item(line: FundingLine, outcome: str, *, granted=None, reason=None,
+                        decided_at=None) -> None:
+    item = line.current_agenda_item
+    if item is not None:
+        item.outcome, item.granted_amount, item.decision_reason = outcome, granted, reason
+        item.decided_at = decided_at or utcnow()
+
+
+def reject_line(actor: User, line: FundingLine, *, reason: str, expected_version=None) -> Event:
+    check = lambda: _required_text(reason, "reason", "Indiquez le motif du refus.")  # noqa: E731
+    event = _line_event(actor, line, "reject", expected_version=expected_version, reason=reason,
+                        check=check)
+    line.decided_at = utcnow()
+    _decide_agenda_item(line, "rejected", reason=reason.strip(), decided_at=line.decided_at)
+    db.session.flush()
+    return event
+
+
+def adjourn_line(actor: User, line: FundingLine, *, reason: str, expected_version=None) -> Event:
+    check = lambda: _required_text(reason, "reason", "Indiquez le motif de l'ajournement.")  # noqa: E731
+    event = _line_event(actor, line, "adjourn", expected_version=expected_version, reason=reason,
+                        check=check)
+    _decide_agenda_item(line, "adjourned", reason=reason.strip())
+    db.session.flush()
+    return event
+
+
+def sign_agreement(actor: User, line: FundingLine, *, signed_on, expected_version=None) -> Event:
+    day = None
+
+    def check():
+        nonlocal day
+        if not signed_on:
+            raise ActionRefused("Indiquez la date de signature de la convention.", "signed_on")
+        day = _parse_date(signed_on, "signed_on", "La date de signature")
+        if day > paris_today():
+            raise ActionRefused("La date de signature ne peut pas être dans le futur.", "signed_on")
+        if line.decided_at is not None and day < line.decided_at.date() - timedelta(days=1):
+            raise ActionRefused("La convention ne peut pas être signée avant la décision.", "signed_on")
+
+    event = _line_event(actor, line, "sign_agreement", expected_version=expected_version, check=check,
+                        data={"signed_on": str(signed_on)})
+    line.agreement_signed_on = day
+    db.session.flush()
+    return event
+
+
+def record_payment(actor: User, line: FundingLine, *, amount, paid_on, expected_version=None) -> Event:
+    value = day = None
+
+    def check():
+        nonlocal value, day
+        value = as_amount(amount, "amount", label="Le montant versé")
+        if not paid_on:
+            raise ActionRefused("Indiquez la date du versement.", "paid_on")
+        day = _parse_date(paid_on, "paid_on", "La date du versement")
+        if day > paris_today():
+            raise ActionRefused("La date du versement ne peut pas être dans le futur.", "paid_on")
+        if line.paid_total + value > line.granted_amount:
+            raise ActionRefused(f"Ce versement dépasserait le montant accordé : il reste "
+                                f"{money(line.remaining_to_pay)} à verser.", "amount")
+
+    event = _line_event(actor, line, "record_payment", expected_version=expected_version, check=check)
+    event.data = _jsonable({"amount": value, "paid_on": day})
+    db.session.add(Payment(line=line, amount=value, paid_on=day, recorded_by_id=actor.id))
+    db.session.flush()
+    return event
+
+
+def settle_line(actor: User, line: FundingLine, *, expected_version=None) -> Event:
+    released = line.remaining_to_pay
+    event = _line_event(actor, line, "settle", expected_version=expected_version,
+                        data={"paid_total": line.paid_total, "released_amount": released})
+    line.released_amount = released
+    line.settled_at = utcnow()
+    db.session.flush()
+    return event
+
+
+def dismiss_line(actor: User, line: FundingLine, *, reason: str, expected_version=None) -> Event:
+    check = lambda: _required_text(reason, "reason", "Indiquez le motif du classement.")  # noqa: E731
+    item = line.current_agenda_item
+    event = _line_event(actor, line, "dismiss", expected_version=expected_version, reason=reason,
+                        check=check)
+    if item is not None:
+        item.outcome = "withdrawn"
+    db.session.flush()
+    return event
+
+
+def reopen_line(actor: User, line: FundingLine, *, reason: str, expected_version=None) -> Event:
+    case = line.case
+
+    def check():
+        _required_text(reason, "reason", "Indiquez le motif de la réouverture (recours gracieux).")
+        if case.state not in ("in_review", "closed"):
+            raise ActionRefused("Le dossier a été " + CASE_STATES[case.state].lower()
+                                + " : ses demandes ne peuvent plus être rouvertes.")
+
+    event = _line_event(actor, line, "reopen", expected_version=expected_version, reason=reason,
+                        check=check)
+    line.decided_at = None
+    if case.state == "closed":
+        _case_event(None, case, "reopen")
+        case.closed_at = None
+    db.session.flush()
+    return event
+
+
+# --------------------------------------------------------------------------- opinions
+
+def ask_opinion(actor: User, line: FundingLine, *, agency: Agency | None, due_on, question: str = "",
+                expected_version=None) -> Opinion:
+    if "line_agent" not in roles_on(actor, line.case, line):
+        raise ActionRefused(f"Seul {WHO_LABELS['line_agent']} peut demander un avis.")
+    if line.state not in ("under_review", "on_agenda"):
+        raise ActionRefused("Un avis ne peut être demandé que sur une demande en instruction.")
+    _check_version(line, expected_version)
+    if agency is None:
+        raise ActionRefused("Choisissez l'organisme à consulter.", "agency")
+    if agency.id == line.agency_id:
+        raise ActionRefused("On ne demande pas l'avis de l'organisme qui instruit la demande.", "agency")
+    if not due_on:
+        raise ActionRefused("Indiquez la date à laquelle l'avis est attendu.", "due_on")
+    due = _parse_date(due_on, "due_on", "La date d'échéance")
+    if due < paris_today():
+        raise ActionRefused("La date d'échéance ne peut pas être passée.", "due_on")
+    opinion = Opinion(line=line, agency=agency, requested_by=actor, due_on=due,
+                      question=(question or "").strip())
+    db.session.add(opinion)
+    _grant_access(line.case, agency.id)
+    db.session.flush()
+    record_event(line.case, actor, "opinion", "ask_opinion", line=line, reason=opinion.question or None,
+                 data={"opinion_id": opinion.id, "agency": agency.short_name, "due_on": due})
+    db.session.flush()
+    return opinion
+
+
+def give_opinion(actor: User, opinion: Opinion, *, verdict: str, intended_amount=None,
+                 comment: str = "") -> Event:
+    if not (actor.is_agent and actor.agency_id == opinion.agency_id):
+        raise ActionRefused("Seul un agent de l'organisme consulté peut donner cet avis.")
+    if opinion.verdict is not None:
+        raise ActionRefused("Cet avis a déjà été donné.")
+    from .models import OPINION_VERDICTS
+
+    if verdict not in OPINION_VERDICTS:
+        raise ActionRefused("Choisissez un avis : favorable, réservé ou défavorable.", "verdict")
+    amount = (None if intended_amount in (None, "") else
+              as_amount(intended_amount, "intended_amount", allow_zero=True,
+                        label="Le montant de cofinancement envisagé"))
+    opinion.verdict, opinion.intended_amount = verdict, amount
+    opinion.comment = (comment or "").strip()
+    opinion.answered_by, opinion.answered_at = actor, utcnow()
+    event = record_event(opinion.line.case, actor, "opinion", "give_opinion", line=opinion.line,
+                         reason=opinion.comment or None,
+                         data={"opinion_id": opinion.id, "verdict": verdict, "intended_amount": amount})
+    db.session.flush()
+    return event
+
+
+# --------------------------------------------------------------------------- messages
+
+def post_message(actor: User, case: Case, *, body: str, internal: bool = False) -> Message:
+    text = _required_text(body, "body", "Le message est vide.")
+    roles = roles_on(actor, case)
+    if actor.is_applicant:
+        if "applicant" not in roles:
+            raise ActionRefused("Seul un membre de l'entreprise peut écrire sur ce dossier.")
+        if internal:
+            raise ActionRefused("Les notes internes sont réservées aux agents.")
+    elif not actor.is_agent:
+        raise ActionRefused("Les administrateurs n'interviennent pas sur les dossiers.")
+    message = Message(case=case, author=actor, agency_id=actor.agency_id, body=text,
+                      internal=bool(internal) and actor.is_agent)
+    db.session.add(message)
+    case.updated_at = utcnow()
+    db.session.flush()
+    return message

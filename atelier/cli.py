@@ -1,0 +1,51 @@
+"""``flask --app atelier <command>``: init-db, seed-demo, create-user."""
+import click
+from flask import Flask
+from flask_migrate import upgrade
+
+
+def register_commands(app: Flask) -> None:
+    @app.cli.command("init-db")
+    def init_db() -> None:
+        """Create the database or upgrade it to the latest migration."""
+        upgrade()
+        click.echo("Base de données à jour.")
+
+    @app.cli.command("seed-demo")
+    def seed_demo() -> None:
+        """Load the demo data (idempotent: does nothing if it is already there)."""
+        from .demo import load_demo
+
+        created = load_demo()
+        click.echo("Données de démonstration chargées." if created
+                   else "Données de démonstration déjà présentes.")
+
+    @app.cli.command("demo-logins")
+    def demo_logins() -> None:
+        """Print the demo accounts."""
+        from .demo import DEMO_PASSWORD, demo_accounts
+
+        click.echo("Comptes de démonstration (mot de passe : %s)" % DEMO_PASSWORD)
+        for email, description in demo_accounts():
+            click.echo(f"  {email:<40} {description}")
+
+    @app.cli.command("create-user")
+    @click.argument("email")
+    @click.option("--name", required=True, help="Nom affiché.")
+    @click.option("--role", type=click.Choice(["applicant", "agent", "admin"]), required=True)
+    @click.option("--agency", "agency_slug", help="Identifiant (slug) de l'organisme, pour un agent.")
+    @click.option("--secretary", is_flag=True, help="L'agent est secrétaire de comité.")
+    @click.password_option()
+    def create_user_command(email, name, role, agency_slug, secretary, password) -> None:
+        """Create an account (agents, secretaries and admins are created this way)."""
+        from .auth.operations import create_user
+        from .common import ActionRefused
+        from .extensions import db
+
+        try:
+            user = create_user(email=email, name=name, password=password, role=role,
+                               agency_slug=agency_slug, is_secretary=secretary)
+        except ActionRefused as refused:
+            raise click.ClickException(refused.message) from None
+        db.session.commit()
+        click.echo(f"Compte créé : {user.email} ({user.role_label}).")

@@ -1,0 +1,96 @@
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..common import MONEY
+from ..extensions import db
+
+INSTRUMENTS = {
+    "grant": "Subvention",
+    "repayable_advance": "Avance remboursable",
+    "zero_rate_loan": "Prêt à taux zéro",
+    "honour_loan": "Prêt d'honneur",
+    "guarantee": "Garantie",
+}
+REGIMES = {
+    "de_minimis": "De minimis général (UE 2023/2831)",
+    "de_minimis_agri": "De minimis agricole (UE 1408/2013)",
+    "de_minimis_fish": "De minimis pêche (UE 717/2014)",
+    "de_minimis_sgei": "De minimis SIEG (UE 2023/2832)",
+    "gber": "Règlement général d'exemption par catégorie (UE 651/2014)",
+    "none": "Hors aide d'État",
+}
+# Kinds of supporting document a scheme may require (Document.kind).
+DOCUMENT_KINDS = {
+    "kbis": "Extrait Kbis de moins de trois mois",
+    "business_plan": "Plan d'affaires",
+    "quotes": "Devis des dépenses prévues",
+    "accounts": "Derniers comptes annuels (bilan et compte de résultat)",
+    "rib": "Relevé d'identité bancaire",
+    "tax_certificate": "Attestation de régularité fiscale et sociale",
+    "other": "Autre pièce",
+}
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Scheme(db.Model):
+    """Dispositif d'aide, operated by one agency and decided by one of its committees."""
+
+    __tablename__ = "schemes"
+    __table_args__ = (
+        CheckConstraint(_in("instrument", INSTRUMENTS), name="instrument"),
+        CheckConstraint(_in("regime", REGIMES), name="regime"),
+        CheckConstraint("ceiling > 0", name="ceiling_positive"),
+        CheckConstraint("max_rate > 0 AND max_rate <= 1", name="max_rate_range"),
+        CheckConstraint("annual_budget IS NULL OR annual_budget >= 0", name="budget_positive"),
+        CheckConstraint("closes_on IS NULL OR closes_on >= opens_on", name="dates_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    committee_id: Mapped[int] = mapped_column(ForeignKey("committees.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    instrument: Mapped[str] = mapped_column(String(30))
+    regime: Mapped[str] = mapped_column(String(20))
+    ceiling: Mapped[Decimal] = mapped_column(MONEY)
+    max_rate: Mapped[Decimal] = mapped_column(Numeric(5, 4))  # share of the eligible cost, 0 < rate ≤ 1
+    annual_budget: Mapped[Decimal | None] = mapped_column(MONEY)
+    opens_on: Mapped[date]
+    closes_on: Mapped[date | None]
+    required_documents: Mapped[list] = mapped_column(JSON, default=list)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    agency = relationship("Agency", lazy="joined")
+    committee = relationship("Committee", back_populates="schemes")
+
+    @property
+    def instrument_label(self) -> str:
+        return INSTRUMENTS[self.instrument]
+
+    @property
+    def regime_label(self) -> str:
+        return REGIMES[self.regime]
+
+    @property
+    def is_de_minimis(self) -> bool:
+        return self.regime.startswith("de_minimis")
+
+    def is_open_on(self, day: date) -> bool:
+        return self.opens_on <= day and (self.closes_on is None or day <= self.closes_on)
+
+    @property
+    def required_document_labels(self) -> list[str]:
+        return [DOCUMENT_KINDS.get(kind, kind) for kind in self.required_documents]
+
+    def max_for_cost(self, eligible_cost: Decimal) -> Decimal:
+        """The most this scheme can give for a project of this eligible cost."""
+        return min(self.ceiling, (eligible_cost * self.max_rate).quantize(Decimal("0.01")))
+
+    def __repr__(self) -> str:
+        return f"<Scheme {self.code}>"

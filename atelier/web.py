@@ -1,0 +1,93 @@
+"""What every blueprint needs: role checks, running an operation once and committing, safe redirects."""
+from functools import wraps
+from typing import Callable, TypeVar
+from urllib.parse import urlsplit
+
+from flask import abort, flash, request
+from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from .common import ActionRefused, ModifiedMeanwhile
+from .extensions import db
+
+T = TypeVar("T")
+
+
+def role_required(*roles: str):
+    """Logged in (else the login page) and of one of ``roles`` (else 404: nothing is revealed)."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapper(*args, **kwargs):
+            if current_user.role not in roles:
+                abort(404)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def secretary_required(view):
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not (current_user.is_agent and current_user.is_secretary):
+            abort(404)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def perform(action: Callable[[], T], form=None, success: str | None = None) -> tuple[bool, T | None]:
+    """Run ``action`` (which calls operations), commit once, and tell the person how it went.
+
+    A refusal is rolled back whole and shown in French: beside its field when ``form`` has it,
+    else as a flashed error. A concurrent change (optimistic locking) becomes "modifié entre-temps".
+    """
+    try:
+        result = action()
+        db.session.commit()
+    except ActionRefused as refused:
+        db.session.rollback()
+        _show_refusal(refused, form)
+        return False, None
+    except StaleDataError:
+        db.session.rollback()
+        flash(ModifiedMeanwhile().message, "error")
+        return False, None
+    except IntegrityError:
+        db.session.rollback()
+        flash("Cette modification entre en conflit avec des données enregistrées entre-temps "
+              "(doublon ou donnée modifiée). Rechargez la page et vérifiez.", "error")
+        return False, None
+    if success:
+        flash(success, "success")
+    return True, result
+
+
+def _show_refusal(refused: ActionRefused, form) -> None:
+    if form is not None and refused.field and refused.field in form:
+        field = form[refused.field]
+        field.errors = [*field.errors, refused.message]
+    else:
+        flash(refused.message, "error")
+
+
+def safe_next_url(default: str) -> str:
+    """The ``next`` parameter if it stays on this site (no open redirect), else ``default``."""
+    target = request.values.get("next", "")
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.scheme and not parts.netloc \
+            and "\\" not in target:
+        return target
+    return default
+
+
+def page_number() -> int:
+    try:
+        return max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        return 1
