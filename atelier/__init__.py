@@ -82,6 +82,7 @@ def _development_secret(instance_path: str) -> str:
 def _register_blueprints(app: Flask) -> None:
     from .admin.views import bp as admin_bp
     from .auth.views import bp as auth_bp
+    from .cases.actions import bp as case_actions_bp
     from .cases.views import bp as cases_bp
     from .committees.views import bp as committees_bp
     from .companies.views import bp as companies_bp
@@ -89,7 +90,7 @@ def _register_blueprints(app: Flask) -> None:
     from .main.views import bp as main_bp
     from .schemes.views import bp as schemes_bp
 
-    for blueprint in (main_bp, auth_bp, companies_bp, schemes_bp, cases_bp, inbox_bp,
+    for blueprint in (main_bp, auth_bp, companies_bp, schemes_bp, cases_bp, case_actions_bp, inbox_bp,
                       committees_bp, admin_bp):
         app.register_blueprint(blueprint)
 

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: fa13686b17be
+Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 18:07:03.671498
+Create Date: 2026-11-28 18:08:33.396858
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'fa13686b17be'
+revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None
