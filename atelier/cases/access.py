@@ -22,7 +22,7 @@ def visible_cases(user: User) -> Select:
     )
 
 
-def case_or_404(user: User, reference: str, *, for_update: bool = False) -> Case:
+def case_or_404(user: User, reference: str) -> Case:
     from ..extensions import db
 
     query = visible_cases(user).where(Case.reference == reference)

@@ -387,6 +387,8 @@ def accept_case(actor: User, case: Case, *, expected_version=None) -> Event:
     for line in case.lines:
         if line.state == "requested":
             _line_event(None, line, "start_review")
+    # Lines may all have become final while the applicant was completing the dossier.
+    _close_case_if_done(case)
     db.session.flush()
     return event
 
@@ -433,10 +435,9 @@ def withdraw_case(actor: User, case: Case, *, reason: str | None = None, expecte
     _no_line_granted(case, "retiré")
     event = _case_event(actor, case, "withdraw", expected_version=expected_version,
                         reason=(reason or "").strip() or None)
-    if case.submitted_at is not None:
-        for line in case.lines:
-            if line.state in LINE_OPEN_STATES:
-                _cascade_line(line, "withdraw", None)
+    for line in case.lines:
+        if line.state in LINE_OPEN_STATES:
+            _cascade_line(line, "withdraw", None)
     case.closed_at = utcnow()
     db.session.flush()
     return event
