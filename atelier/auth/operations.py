@@ -1,6 +1,7 @@
 """Accounts: registration of applicants, creation of agents/secretaries/admins, authentication."""
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..agencies.models import Agency
 from ..common import ActionRefused
@@ -35,6 +36,8 @@ def create_user(*, email: str, name: str, password: str, role: str = "applicant"
         raise ActionRefused("Un compte existe déjà avec cette adresse électronique.", "email")
     if not (name or "").strip():
         raise ActionRefused("Le nom est obligatoire.", "name")
+    if len(name.strip()) > 200:
+        raise ActionRefused("Le nom ne peut pas dépasser 200 caractères.", "name")
     check_password_rules(password)
     if role not in ("applicant", "agent", "admin"):
         raise ActionRefused("Rôle inconnu.", "role")
@@ -56,9 +59,52 @@ def register_applicant(*, email: str, name: str, password: str) -> User:
     return create_user(email=email, name=name, password=password, role="applicant")
 
 
-def authenticate(email: str, password: str) -> User | None:
-    """The user if the password matches and the account is active; the same ``None`` otherwise."""
+WRONG_CREDENTIALS = "Adresse électronique ou mot de passe incorrect."
+ACCOUNT_DEACTIVATED = ("Ce compte est désactivé. Adressez-vous à l'administrateur de la plateforme "
+                       "si vous pensez qu'il s'agit d'une erreur.")
+_dummy_hash: str | None = None
+
+
+def authenticate(email: str, password: str) -> User:
+    """The user whose password matches, else a refusal.
+
+    An unknown address and a wrong password get the same message, and take the same time (a hash
+    is checked either way), so the login form does not tell which addresses have an account. Only
+    someone who knows the password learns that the account is deactivated.
+    """
+    global _dummy_hash
     user = find_user_by_email(email)
-    if user is None or not user.active or not user.check_password(password or ""):
-        return None
+    if user is None:
+        if _dummy_hash is None:
+            _dummy_hash = generate_password_hash("personne", method="scrypt")
+        check_password_hash(_dummy_hash, password or "")
+        raise ActionRefused(WRONG_CREDENTIALS)
+    if not user.check_password(password or ""):
+        raise ActionRefused(WRONG_CREDENTIALS)
+    if not user.active:
+        raise ActionRefused(ACCOUNT_DEACTIVATED)
     return user
+
+
+def _check_admin(actor: User) -> None:
+    if not actor.is_admin:
+        raise ActionRefused("Seul un administrateur de la plateforme peut gérer les comptes.")
+
+
+def deactivate_user(actor: User, user: User) -> None:
+    """The account can no longer log in, and an open session ends at its next request."""
+    _check_admin(actor)
+    if user.id == actor.id:
+        raise ActionRefused("Vous ne pouvez pas désactiver votre propre compte.")
+    if not user.active:
+        raise ActionRefused("Ce compte est déjà désactivé.")
+    user.active = False
+    db.session.flush()
+
+
+def reactivate_user(actor: User, user: User) -> None:
+    _check_admin(actor)
+    if user.active:
+        raise ActionRefused("Ce compte est déjà actif.")
+    user.active = True
+    db.session.flush()

@@ -1,6 +1,8 @@
-from flask import Blueprint, flash, redirect, render_template, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
 
+from ..common import ActionRefused
+from ..companies.access import companies_of
 from ..extensions import db, login_manager
 from ..web import perform, safe_next_url
 from .forms import LoginForm, RegisterForm
@@ -17,9 +19,11 @@ login_manager.login_message_category = "info"
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     try:
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(user_id))
     except ValueError:
         return None
+    # A deactivated account's open session ends at its next request.
+    return user if user is not None and user.active else None
 
 
 def _start_session(user: User) -> None:
@@ -28,19 +32,25 @@ def _start_session(user: User) -> None:
     login_user(user)
 
 
+def _status() -> int:
+    return 422 if request.method == "POST" else 200
+
+
 @bp.route("/connexion", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("main.home"))
+        return redirect(safe_next_url(url_for("main.home")))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(form.email.data, form.password.data)
-        if user is not None:
+        try:
+            user = authenticate(form.email.data, form.password.data)
+        except ActionRefused as refused:
+            form.form_errors.append(refused.message)
+        else:
             _start_session(user)
             flash(f"Bienvenue, {user.name}.", "success")
             return redirect(safe_next_url(url_for("main.home")))
-        form.form_errors.append("Adresse électronique ou mot de passe incorrect.")
-    return render_template("auth/login.html", form=form), (200 if not form.errors and not form.form_errors else 422)
+    return render_template("auth/login.html", form=form), _status()
 
 
 @bp.route("/inscription", methods=["GET", "POST"])
@@ -55,8 +65,7 @@ def register():
             _start_session(user)
             flash("Votre compte est créé. Déclarez maintenant votre entreprise.", "success")
             return redirect(url_for("companies.new_company"))
-    status = 422 if form.errors else 200
-    return render_template("auth/register.html", form=form), status
+    return render_template("auth/register.html", form=form), _status()
 
 
 @bp.post("/deconnexion")
@@ -65,3 +74,10 @@ def logout():
     session.clear()
     flash("Vous êtes déconnecté.", "info")
     return redirect(url_for("main.home"))
+
+
+@bp.get("/compte")
+@login_required
+def account():
+    companies = db.session.scalars(companies_of(current_user)).all() if current_user.is_applicant else []
+    return render_template("auth/account.html", user=current_user, companies=companies)
