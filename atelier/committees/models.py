@@ -15,6 +15,9 @@ AGENDA_OUTCOMES = {
     "withdrawn": "Retiré de l'ordre du jour",
 }
 
+# The amounts kept in ``AgendaItem.presented`` (the other keys are texts).
+PRESENTED_AMOUNTS = ("eligible_cost", "requested", "proposed")
+
 
 class Committee(db.Model):
     """Comité: an agency's decision body (commission permanente, comité d'engagement…)."""
@@ -85,3 +88,16 @@ class AgendaItem(db.Model):
     @property
     def outcome_label(self) -> str:
         return AGENDA_OUTCOMES[self.outcome]
+
+    @property
+    def is_pending(self) -> bool:
+        return self.outcome == "pending"
+
+    @property
+    def figures(self) -> dict:
+        """``presented`` with its amounts back as ``Decimal`` (JSON keeps them as strings)."""
+        figures = dict(self.presented or {})
+        for key in PRESENTED_AMOUNTS:
+            value = figures.get(key)
+            figures[key] = None if value in (None, "") else Decimal(str(value))
+        return figures

@@ -1,11 +1,105 @@
-from flask import Blueprint, render_template
+"""Committee pages (agents only): the meetings of my agency, planning one, the agenda and its workbook."""
+from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from werkzeug.routing import BuildError
 
-from ..web import role_required
+from ..exports.agenda import XLSX_MIMETYPE, agenda_filename, write_agenda_workbook
+from ..extensions import db
+from ..formatting import paris_today
+from ..schemes.models import INSTRUMENTS
+from ..web import page_number, perform, role_required, secretary_required
+from .forms import MeetingForm
+from .operations import (agency_committees, agency_meetings, agenda_counts, agenda_items, create_meeting,
+                         meeting_of_agency)
 
 bp = Blueprint("committees", __name__, url_prefix="/comites")
+
+# The agenda's decision forms post to the dossier's line events (contract.md).
+_LINE_EVENT_PATH = "/dossiers/{reference}/demandes/{line_id}/actions/{event}"
+_CASE_PATH = "/dossiers/{reference}"
+
+
+@bp.context_processor
+def _links():
+    def line_event_url(reference: str, line_id: int, event: str) -> str:
+        try:
+            return url_for("case_actions.line_event", reference=reference, line_id=line_id, event=event)
+        except BuildError:  # the dossier blueprints are written alongside; their paths are agreed
+            return _LINE_EVENT_PATH.format(reference=reference, line_id=line_id, event=event)
+
+    def case_url(reference: str) -> str:
+        try:
+            return url_for("cases.show_case", reference=reference)
+        except BuildError:
+            return _CASE_PATH.format(reference=reference)
+
+    return {"line_event_url": line_event_url, "case_url": case_url}
 
 
 @bp.get("/")
 @role_required("agent")
 def meetings():
-    return render_template("base.html")
+    today = paris_today()
+    committees = agency_committees(current_user.agency_id)
+    page = db.paginate(agency_meetings(current_user.agency_id, today), page=page_number(),
+                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    counts = agenda_counts([meeting.id for meeting in page.items])
+    upcoming = [meeting for meeting in page.items if meeting.is_planned(today)]
+    past = [meeting for meeting in page.items if not meeting.is_planned(today)]
+    return render_template("committees/meetings.html", committees=committees, page=page, counts=counts,
+                           upcoming=upcoming, past=past)
+
+
+@bp.route("/seances/nouvelle", methods=["GET", "POST"])
+@secretary_required
+def new_meeting():
+    committees = {committee.id: committee for committee in agency_committees(current_user.agency_id)}
+    form = MeetingForm()
+    form.committee.choices = [("", "— Choisissez —"),
+                              *((committee.id, committee.name) for committee in committees.values())]
+    if request.method == "GET":
+        wanted = request.args.get("comite", type=int)
+        if wanted is not None:
+            if wanted not in committees:
+                abort(404)
+            form.committee.data = wanted
+    if form.validate_on_submit():
+        committee = committees.get(form.committee.data)
+        if committee is None:  # a committee of another agency, or none at all: nothing is revealed
+            abort(404)
+        ok, meeting = perform(lambda: create_meeting(current_user, committee, form.meets_on.data,
+                                                     form.place.data), form,
+                              success="La séance est programmée.")
+        if ok:
+            return redirect(url_for("committees.show_meeting", meeting_id=meeting.id))
+    status = 422 if form.errors else 200
+    return render_template("committees/new_meeting.html", form=form, has_committees=bool(committees)), status
+
+
+@bp.get("/seances/<int:meeting_id>")
+@role_required("agent")
+def show_meeting(meeting_id: int):
+    meeting = meeting_of_agency(meeting_id, current_user.agency_id)
+    if meeting is None:
+        abort(404)
+    items = agenda_items(meeting)
+    rows = [(item, item.figures) for item in items]
+    totals = {
+        key: sum((figures[key] for _, figures in rows if figures.get(key) is not None), start=0)
+        for key in ("requested", "proposed")
+    }
+    totals["granted"] = sum((item.granted_amount for item in items if item.granted_amount is not None), start=0)
+    return render_template("committees/show_meeting.html", meeting=meeting, rows=rows, totals=totals,
+                           can_decide=current_user.is_secretary, today=paris_today(),
+                           instruments=INSTRUMENTS)
+
+
+@bp.get("/seances/<int:meeting_id>/ordre-du-jour.xlsx")
+@role_required("agent")
+def agenda_workbook(meeting_id: int):
+    meeting = meeting_of_agency(meeting_id, current_user.agency_id)
+    if meeting is None:
+        abort(404)
+    stream = write_agenda_workbook(meeting)
+    return send_file(stream, mimetype=XLSX_MIMETYPE, as_attachment=True,
+                     download_name=agenda_filename(meeting), max_age=0)
