@@ -13,6 +13,7 @@ from decimal import Decimal
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 MONEY_FORMAT = '#,##0.00 "€"'
 DATE_FORMAT = "DD/MM/YYYY"
@@ -75,7 +76,7 @@ def prepare_sheet(ws, widths, *, header_rows: int = 1) -> None:
     ws.freeze_panes = f"A{header_rows + 1}"
     ws.print_title_rows = f"1:{header_rows}"
     ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
