@@ -4,15 +4,15 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import StopValidation
 
+from ..common import ActionRefused
+from .operations import (LEGAL_FORMS, clean_text, parse_amount, parse_departement, parse_headcount,
+                         parse_legal_form, parse_naf_code, parse_postcode, parse_siret)
+
 try:
     from wtforms import SelectChoice
 except ImportError:  # WTForms < 3.3 takes (value, label) pairs
     def SelectChoice(value, label):  # noqa: N802
         return (value, label)
-
-from ..common import ActionRefused
-from .operations import (LEGAL_FORMS, parse_amount, parse_departement, parse_headcount, parse_legal_form,
-                         parse_naf_code, parse_postcode, parse_siret)
 
 
 class Checked:
@@ -48,14 +48,9 @@ class AmountField(StringField):
         return super()._value()
 
 
-def _text_rule(label: str, max_length: int):
-    def rule(value, field):
-        text = (value or "").strip()
-        if not text:
-            raise ActionRefused(f"{label} est obligatoire.", field)
-        if len(text) > max_length:
-            raise ActionRefused(f"{label} ne peut pas dépasser {max_length} caractères.", field)
-    return rule
+def text_rule(label: str, max_length: int):
+    """A required text of at most ``max_length`` characters (``clean_text`` of the operations)."""
+    return lambda value, field: clean_text(value, field, label, max_length)
 
 
 # Created before the other fields so that it comes first, as on every French form (and in the
@@ -67,7 +62,7 @@ _SIRET = StringField("Numéro SIRET de l'établissement", validators=[Checked(pa
 class CompanyDetailsForm(FlaskForm):
     """Everything about a company except its SIRET (which identifies it and is never edited)."""
 
-    name = StringField("Raison sociale", validators=[Checked(_text_rule("La raison sociale", 200))],
+    name = StringField("Raison sociale", validators=[Checked(text_rule("La raison sociale", 200))],
                        render_kw={"autocomplete": "organization"})
     legal_form = SelectField("Forme juridique", choices=options(LEGAL_FORMS.items(), empty="— Choisissez —"),
                              validate_choice=False, validators=[Checked(parse_legal_form)])
@@ -81,11 +76,11 @@ class CompanyDetailsForm(FlaskForm):
     balance_sheet = AmountField("Total du bilan (en euros)",
                                 validators=[Checked(lambda v, f: parse_amount(v, f, "Le total du bilan"))],
                                 render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    address = StringField("Adresse de l'établissement", validators=[Checked(_text_rule("L'adresse", 300))],
+    address = StringField("Adresse de l'établissement", validators=[Checked(text_rule("L'adresse", 300))],
                           render_kw={"autocomplete": "street-address"})
     postcode = StringField("Code postal", validators=[Checked(parse_postcode)],
                            render_kw={"inputmode": "numeric", "autocomplete": "postal-code"})
-    commune = StringField("Commune", validators=[Checked(_text_rule("La commune", 100))],
+    commune = StringField("Commune", validators=[Checked(text_rule("La commune", 100))],
                           render_kw={"autocomplete": "address-level2"})
     departement = StringField("Département (facultatif)", render_kw={"autocomplete": "off"})
 

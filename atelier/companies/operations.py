@@ -138,7 +138,7 @@ def parse_departement(value: str | None, postcode: str, field: str = "departemen
     return raw
 
 
-def _text(value: str | None, field: str, label: str, max_length: int) -> str:
+def clean_text(value: str | None, field: str, label: str, max_length: int) -> str:
     text = " ".join((value or "").split())
     if not text:
         raise ActionRefused(f"{label} est obligatoire.", field)
@@ -157,15 +157,15 @@ def _clean_fields(*, name, legal_form, naf_code, headcount, turnover, balance_sh
                   commune, departement) -> dict:
     clean_postcode = parse_postcode(postcode)
     return {
-        "name": _text(name, "name", "La raison sociale", 200),
+        "name": clean_text(name, "name", "La raison sociale", 200),
         "legal_form": parse_legal_form(legal_form),
         "naf_code": parse_naf_code(naf_code),
         "headcount": parse_headcount(headcount),
         "turnover": parse_amount(turnover, "turnover", "Le chiffre d'affaires"),
         "balance_sheet": parse_amount(balance_sheet, "balance_sheet", "Le total du bilan"),
-        "address": _text(address, "address", "L'adresse", 300),
+        "address": clean_text(address, "address", "L'adresse", 300),
         "postcode": clean_postcode,
-        "commune": _text(commune, "commune", "La commune", 100),
+        "commune": clean_text(commune, "commune", "La commune", 100),
         "departement": parse_departement(departement, clean_postcode),
     }
 
