@@ -7,13 +7,19 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from flask import g
 from sqlalchemy import event, func, select
 
 from atelier.cases import operations as ops
 from atelier.extensions import db
 from atelier.formatting import money, paris_today
 from atelier.models import Case, Company, Document, FundingLine, MinimisAid
-from conftest import login
+from conftest import login as conftest_login
+
+
+def login(client, user) -> None:
+    conftest_login(client, user)
+    g.pop("_login_user", None)  # the test's app context is shared: forget the previous person
 
 PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 

@@ -38,8 +38,6 @@ EXTRA_EVENT_LABELS = {
     "ask_opinion": "Avis demandé",
     "give_opinion": "Avis rendu",
 }
-# The applicant fires these from the dossier and edit pages (checklist, confirmation of withdrawal).
-APPLICANT_CASE_EVENTS = ("submit", "resubmit", "withdraw")
 WITHDRAWABLE_STATES = CASE_RULES["withdraw"].sources
 
 
@@ -284,9 +282,9 @@ def _render_case(case: Case, message_form: MessageForm, status: int = 200):
 
     roles = access.roles_on(user, case)
     is_applicant = "applicant" in roles
-    actions = available_actions(user, case)
-    if is_applicant and hasattr(actions, "case"):  # the applicant's buttons are on this page already
-        actions.case = [action for action in actions.case if action.name not in APPLICANT_CASE_EVENTS]
+    # The applicant's events (submit, resubmit, withdraw) have their own place on this page: the
+    # checklist and the confirmation of withdrawal. The others are for agents.
+    actions = [] if is_applicant else available_actions(user, case)
     today = paris_today()
     return render_template(
         "cases/show.html", case=case, events=events, messages=messages, timeline=_timeline(events, user),
