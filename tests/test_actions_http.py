@@ -11,7 +11,7 @@ from atelier.cases import operations as ops
 from atelier.cases.actions import available_actions
 from atelier.extensions import db
 from atelier.formatting import paris_today
-from atelier.models import AgendaItem, Case, Event, FundingLine, Message, Opinion, Payment
+from atelier.models import AgendaItem, Event, Message, Opinion, Payment
 
 from conftest import login as _login
 
@@ -273,7 +273,8 @@ def test_ask_then_give_an_opinion(client, world, line_in):
 
     login(client, world.aer_agent)
     response = client.post(f"/dossiers/{case.reference}/avis/{opinion.id}",
-                           data={"verdict": "reserved", "intended_amount": "15 000", "comment": "Sous réserve."})
+                           data={"verdict": "reserved", "intended_amount": "15 000",
+                                 "comment": "Sous réserve."})
     assert_back_on_case(response, case)
     assert "réservé" in successes(client)
     assert (opinion.verdict, opinion.intended_amount, opinion.comment) == \
@@ -584,11 +585,13 @@ def test_actions_partial_has_labels_version_token_and_french_buttons(app, world,
     case = line.case
     html = _render(app, world.region_agent, "cases/_actions.html", case)
     assert f'action="/dossiers/{case.reference}/demandes/{line.id}/actions/propose"' in html
-    assert f'id="demande-{line.id}-propose-version" name="version" type="hidden" value="{line.version}"' in html
-    assert f'id="dossier-request_info-version" name="version" type="hidden" value="{case.version}"' in html
+    hidden = 'name="version" type="hidden" value="{}"'
+    assert f'id="demande-{line.id}-propose-version" ' + hidden.format(line.version) in html
+    assert 'id="dossier-request_info-version" ' + hidden.format(case.version) in html
     assert html.count('name="csrf_token"') == html.count("<form ")
     assert ">Inscrire en comité</button>" in html and ">Transférer le pilotage</button>" in html
-    assert f'<label for="demande-{line.id}-propose-proposed_amount">Montant proposé (en euros)</label>' in html
+    label = f'<label for="demande-{line.id}-propose-proposed_amount">Montant proposé (en euros)</label>'
+    assert label in html
     assert f'<label for="demande-{line.id}-propose-meeting_id">Séance du comité</label>' in html
     assert f'action="/dossiers/{case.reference}/demandes/{line.id}/avis"' in html
     ids = [chunk.split('"', 1)[0] for chunk in html.split(' id="')[1:]]

@@ -77,7 +77,8 @@ CASE_HANDLERS: dict[str, Handler] = {
                         "le dossier attend ses compléments."),
     "accept": Handler(
         lambda user, case, form: ops.accept_case(user, case, expected_version=form.version.data),
-        lambda case, _: "Le dossier est déclaré complet : ses demandes de financement sont en instruction."),
+        lambda case, _: "Le dossier est déclaré complet : "
+                        "ses demandes de financement sont en instruction."),
     "transfer_lead": Handler(
         lambda user, case, form: ops.transfer_lead(user, case, agency=_agency(form), reason=form.reason.data,
                                                    expected_version=form.version.data),
@@ -318,8 +319,7 @@ def _line_action(case: Case, line: FundingLine, rule, lookups: _Lookups, today) 
             select(Meeting).where(Meeting.committee_id == committee.id, Meeting.meets_on >= today)
             .order_by(Meeting.meets_on)).all()
         form.meeting_id.choices = make_choices(
-            (meeting.id, f"Séance du {day(meeting.meets_on)}" + (f" — {meeting.place}" if meeting.place else ""),
-             None) for meeting in meetings)
+            (meeting.id, _meeting_label(meeting), None) for meeting in meetings)
         if not meetings:
             note = (f"Aucune séance à venir du comité « {committee.name} » : "
                     "une séance doit être programmée avant d'inscrire la demande.")
@@ -329,6 +329,10 @@ def _line_action(case: Case, line: FundingLine, rule, lookups: _Lookups, today) 
     return Action(rule.name, rule.label,
                   url_for("case_actions.line_event", reference=case.reference, line_id=line.id,
                           event=rule.name), form, line, note=note)
+
+
+def _meeting_label(meeting: Meeting) -> str:
+    return f"Séance du {day(meeting.meets_on)}" + (f" — {meeting.place}" if meeting.place else "")
 
 
 def _opinion_action(case: Case, opinion: Opinion) -> Action:

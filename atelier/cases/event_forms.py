@@ -222,7 +222,9 @@ class AskOpinionForm(EventForm):
 
 class GiveOpinionForm(EventForm):
     version = VersionField(required=False)  # an opinion is answered once: the operation refuses a second
-    verdict = RadioField("Votre avis", choices=make_choices((value, label, None) for value, label in OPINION_VERDICTS.items()), validate_choice=False)
+    verdict = RadioField("Votre avis", validate_choice=False,
+                         choices=make_choices((value, label, None)
+                                              for value, label in OPINION_VERDICTS.items()))
     intended_amount = MoneyField("Cofinancement envisagé par votre organisme (en euros, facultatif)")
     comment = TextAreaField("Commentaire",
                             validators=[Optional(), Length(max=REASON_MAX,
