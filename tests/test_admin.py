@@ -104,7 +104,7 @@ def test_dashboard_counts(admin_client, world, create_case):
     page = text_of(admin_client.get("/admin/"))
     assert "Organismes partenaires</a></dt><dd>3</dd>" in page
     assert "3, dont 3 ouverts aujourd'hui" in page
-    assert re.search(r"Déposé</a></th>\s*<td class=\"num\">1</td>", page)
+    assert re.search(r"Déposé</a></th>\s*<td class=\"number\">1</td>", page)
 
 
 # ------------------------------------------------------------------ agencies
