@@ -465,3 +465,38 @@ def test_anonymous_visitors_are_sent_to_log_in(client, world, create_case):
         response = client.get(url)
         assert response.status_code == 302 and "/connexion" in response.headers["Location"]
     assert db.session.scalar(select(func.count()).select_from(Company)) == 2
+
+
+def test_control_characters_are_dropped_from_typed_text(applicant_client, world):
+    """PostgreSQL refuses NUL in text: it must never reach the database (nor give a 500)."""
+    response = applicant_client.post("/dossiers/nouveau", data={
+        "company": world.company.id, "title": "Atelier\x00 laser\x07", "description": "Ligne 1\r\nLigne\x00 2",
+        "eligible_cost": "1000\x00"})
+    assert response.status_code == 302
+    case = db.session.scalars(select(Case)).one()
+    assert (case.title, case.description, case.eligible_cost) == ("Atelier laser", "Ligne 1\nLigne 2",
+                                                                  Decimal("1000.00"))
+    response = applicant_client.post(f"/dossiers/{case.reference}/de-minimis", data={
+        "minimis-granted_on": "2024-01-10", "minimis-granting_body": "Ré\x00gion",
+        "minimis-amount": "10", "minimis-regime": "de_minimis"})
+    assert response.status_code == 302
+    assert db.session.scalars(select(MinimisAid.granting_body)).one() == "Région"
+    response = applicant_client.post(f"/dossiers/{case.reference}/messages", data={"body": "\x00"})
+    assert response.status_code == 422 and "Le message est vide." in text(response)
+
+
+def test_every_form_of_the_edit_page_carries_a_csrf_token(applicant_client, world, app, monkeypatch):
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    case = new_draft(world)
+    page = text(applicant_client.get(f"/dossiers/{case.reference}/modifier"))
+    forms = re.findall(r"<form\b.*?</form>", page, re.S)
+    assert len(forms) >= 6
+    for form in forms:
+        assert re.search(r'<input[^>]*name="(?:[a-z]+-)?csrf_token"[^>]*value="[^"]+"', form), form[:200]
+    token = re.search(r'name="line-csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    data = {"line-scheme": world.region_scheme.id, "line-requested_amount": "1000"}
+    assert applicant_client.post(f"/dossiers/{case.reference}/demandes", data=data).status_code == 400
+    assert count(FundingLine) == 0
+    response = applicant_client.post(f"/dossiers/{case.reference}/demandes",
+                                     data={**data, "line-csrf_token": token})
+    assert response.status_code == 302 and count(FundingLine) == 1

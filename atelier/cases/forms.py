@@ -2,6 +2,7 @@
 in the list, an amount is written like a number); the rules themselves live in the operations,
 whose refusals are shown beside the same fields (``web.perform``)."""
 import re
+import unicodedata
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -19,6 +20,21 @@ INVALID_DATE = "Indiquez une date valide (jj/mm/aaaa)."
 AMOUNT_PATTERN = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
 AMOUNT_SPACES = re.compile(r"[\s\u00a0\u202f]")
 MAX_INTEGER_DIGITS = 12
+
+
+def one_line(value):
+    """Typed text without control characters (PostgreSQL refuses NUL; the others are noise)."""
+    if not isinstance(value, str):
+        return value
+    return "".join(char for char in value if unicodedata.category(char) != "Cc").strip()
+
+
+def multi_line(value):
+    """Like ``one_line`` but keeping line breaks and tabs; Windows line ends become ``\n``."""
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(char for char in value if char in "\n\t" or unicodedata.category(char) != "Cc").strip()
 
 
 def optional_int(value):
@@ -90,7 +106,7 @@ def choice_field(label: str, required_message: str, **kwargs) -> SelectField:
 def amount_field(label: str, message_label: str, *, required: bool) -> StringField:
     validators = [DataRequired(f"{message_label} est obligatoire.")] if required else [Optional()]
     return StringField(label, validators=[*validators, Length(max=40, message=f"{message_label} est trop long."),
-                                          AmountFormat(message_label)],
+                                          AmountFormat(message_label)], filters=[one_line],
                        render_kw={"inputmode": "decimal", "autocomplete": "off"})
 
 
@@ -107,10 +123,10 @@ class FrenchForm(FlaskForm):
 class ProjectForm(FrenchForm):
     title = StringField("Titre du projet", validators=[
         DataRequired("Le titre du projet est obligatoire."),
-        Length(max=200, message="Le titre ne peut pas dépasser 200 caractères.")])
+        Length(max=200, message="Le titre ne peut pas dépasser 200 caractères.")], filters=[one_line])
     description = TextAreaField("Description du projet", validators=[
         Optional(), Length(max=20000, message="La description ne peut pas dépasser 20 000 caractères.")],
-        render_kw={"rows": 8})
+        filters=[multi_line], render_kw={"rows": 8})
     starts_on = date_field("Date de début", Optional())
     ends_on = date_field("Date de fin prévue", Optional())
     eligible_cost = amount_field("Coût éligible du projet (en euros, hors taxes)", "Le coût éligible",
@@ -136,7 +152,8 @@ class MinimisForm(FrenchForm):
     granted_on = date_field("Date d'octroi", Present("Indiquez la date d'octroi de l'aide."))
     granting_body = StringField("Organisme qui a accordé l'aide", validators=[
         DataRequired("L'organisme qui a accordé l'aide est obligatoire."),
-        Length(max=200, message="Le nom de l'organisme ne peut pas dépasser 200 caractères.")])
+        Length(max=200, message="Le nom de l'organisme ne peut pas dépasser 200 caractères.")],
+        filters=[one_line])
     amount = amount_field("Montant de l'aide (équivalent-subvention brut, en euros)", "Le montant",
                           required=True)
     regime = choice_field("Régime de minimis", "Choisissez un régime de minimis.",
@@ -161,7 +178,7 @@ class MessageForm(FrenchForm):
     body = TextAreaField("Votre message", validators=[
         DataRequired("Le message est vide."),
         Length(max=10000, message="Le message ne peut pas dépasser 10 000 caractères.")],
-        render_kw={"rows": 5})
+        filters=[multi_line], render_kw={"rows": 5})
     internal = BooleanField("Note interne (visible des seuls agents des organismes)")
 
 

@@ -282,6 +282,7 @@ def _render_case(case: Case, message_form: MessageForm, status: int = 200):
 
     roles = access.roles_on(user, case)
     is_applicant = "applicant" in roles
+    editable = is_applicant and case.state in CASE_EDITABLE_STATES
     # The applicant's events (submit, resubmit, withdraw) have their own place on this page: the
     # checklist and the confirmation of withdrawal. The others are for agents.
     actions = [] if is_applicant else available_actions(user, case)
@@ -290,9 +291,9 @@ def _render_case(case: Case, message_form: MessageForm, status: int = 200):
         "cases/show.html", case=case, events=events, messages=messages, timeline=_timeline(events, user),
         message_form=message_form, can_write=user.is_agent or is_applicant,
         is_applicant=is_applicant, actions=actions, today=today,
-        editable=is_applicant and case.state in CASE_EDITABLE_STATES,
+        editable=editable,
         withdrawable=is_applicant and case.state in WITHDRAWABLE_STATES,
-        problems=operations.submission_problems(case, today) if is_applicant else [],
+        problems=operations.submission_problems(case, today) if is_applicant and editable else [],
         agency_request=_agency_request(events, case), document_kinds=DOCUMENT_KINDS,
         event_url=event_url, format_siret=format_siret, size_label=documents.size_label,
     ), status
