@@ -446,3 +446,17 @@ def test_an_opinion_asked_on_the_way_does_not_change_the_line(world, create_case
         ops.ask_opinion(world.bpi_agent, line, agency=world.aer, due_on=paris_today() + timedelta(days=7))))
     assert line.state == "on_agenda" and len(asked) == 1
     assert count_events(line_id=line.id, name="ask_opinion", entity="opinion") == 1
+
+
+def test_every_state_has_its_badge_style():
+    """``state_badge`` writes ``badge-<state>``: each state of both machines (and each agenda outcome)
+    has its colour family in the stylesheet, beside the label the badge always carries."""
+    import re
+    from pathlib import Path
+
+    from atelier.committees.models import AGENDA_OUTCOMES
+
+    css = (Path(__file__).resolve().parent.parent / "static" / "atelier.css").read_text(encoding="utf-8")
+    styled = set(re.findall(r"\.badge-([a-z_]+)\b", css))
+    missing = (set(CASE_STATES) | set(LINE_STATES) | set(AGENDA_OUTCOMES)) - styled
+    assert not missing, f"no .badge-<state> rule for {sorted(missing)}"
