@@ -69,8 +69,8 @@ AGENCIES = [
                "Nicolas Perrin", "Agnès Mercier"),
     AgencySpec("cci", "cci-bfc", "CCI Bourgogne-Franche-Comté", "CCI BFC", "chamber",
                "entreprises@bfc.cci.fr", None, "Lucie Garnier", None),
-    AgencySpec("cotedor", "departement-cote-d-or", "Département de la Côte-d'Or", "Côte-d'Or", "departement",
-               "agriculture@cotedor.fr",
+    AgencySpec("cotedor", "departement-cote-d-or", "Département de la Côte-d'Or", "Côte-d'Or",
+               "departement", "agriculture@cotedor.fr",
                ("commission-permanente-cote-d-or", "Commission permanente du Département de la Côte-d'Or",
                 "Hôtel du Département, Dijon"),
                "François Moreau", "Isabelle Chevalier"),
@@ -149,8 +149,8 @@ APPLICANTS = [
              address="Chemin des Vergers", postcode="21120", commune="Is-sur-Tille", departement="21"),
     )),
     ApplicantSpec("ines", f"porteuse@{DEMO_DOMAIN}", "Inès Morel", "Porteuse de projet", (
-        dict(key="optique", siret="83061524100031", name="Optique Jurassienne de Précision", legal_form="SAS",
-             naf_code="32.50B", headcount="45", turnover="6800000", balance_sheet="4100000",
+        dict(key="optique", siret="83061524100031", name="Optique Jurassienne de Précision",
+             legal_form="SAS", naf_code="32.50B", headcount="45", turnover="6800000", balance_sheet="4100000",
              address="5 rue de la République", postcode="39400", commune="Morez", departement="39"),
         dict(key="numerique", siret="90117342700013", name="Numérique Comtois", legal_form="SAS",
              naf_code="62.01Z", headcount="7", turnover="650000", balance_sheet="400000",
@@ -275,9 +275,9 @@ class _DemoBuilder:
         for spec in AGENCIES:
             if not spec.committee:
                 continue
-            secretary, committee, place = self.secretaries[spec.key], self.committees[spec.key], spec.committee[2]
+            secretary, committee = self.secretaries[spec.key], self.committees[spec.key]
             self.meetings[spec.key] = [
-                create_meeting(secretary, committee, self.today + timedelta(days=days), place)
+                create_meeting(secretary, committee, self.today + timedelta(days=days), spec.committee[2])
                 for days in (0, 14, 35)
             ]
 
@@ -377,8 +377,9 @@ class _DemoBuilder:
         self.written.append(path)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        document = Document(case=case, kind=kind, filename=f"{_FILE_NAMES[kind]}.pdf", stored_name=stored_name,
-                            content_type="application/pdf", size_bytes=len(data), uploaded_by_id=person.id)
+        document = Document(case=case, kind=kind, filename=f"{_FILE_NAMES[kind]}.pdf",
+                            stored_name=stored_name, content_type="application/pdf", size_bytes=len(data),
+                            uploaded_by_id=person.id)
         db.session.add(document)
         db.session.flush()
         return document
@@ -398,35 +399,38 @@ class _DemoBuilder:
             story()
 
     def drafts(self) -> None:
-        self.draft("julien", "menuiserie", "Création d'un showroom à Beaune",
-                   "Aménagement d'un espace d'exposition de 180 m² à l'entrée de l'atelier pour présenter "
-                   "nos escaliers et agencements sur mesure aux particuliers et aux architectes.",
-                   "120000", [("REGION-INVEST-PME", "30000")], documents=["kbis"])
-        self.draft("ines", "numerique", "Refonte du site de vente en ligne",
-                   "Nouveau site marchand pour nos offres d'hébergement et de maintenance, avec paiement "
-                   "en ligne et espace client, et campagne de référencement en Suisse romande.",
-                   "40000", [("REGION-CONSEIL-EXPORT", "15000")], documents=[])
+        self.draft(
+            "julien", "menuiserie", "Création d'un showroom à Beaune",
+            "Aménagement d'un espace d'exposition de 180 m² à l'entrée de l'atelier pour présenter nos "
+            "escaliers et agencements sur mesure aux particuliers et aux architectes.",
+            "120000", [("REGION-INVEST-PME", "30000")], documents=["kbis"])
+        self.draft(
+            "ines", "numerique", "Refonte du site de vente en ligne",
+            "Nouveau site marchand pour nos offres d'hébergement et de maintenance, avec paiement en ligne "
+            "et espace client, et campagne de référencement en Suisse romande.",
+            "40000", [("REGION-CONSEIL-EXPORT", "15000")], documents=[])
 
     def waiting_at_the_window(self) -> None:
-        self.submitted("ines", "optique", "Agrandissement de l'atelier de taille de verres",
-                       "Extension de 800 m² de l'atelier de Morez et deux centres d'usinage de verres "
-                       "organiques, pour absorber la hausse des commandes des opticiens indépendants.",
-                       "600000", [("REGION-INVEST-PME", "150000"), ("BPI-PRET-INNOVATION", "90000")])
+        self.submitted(
+            "ines", "optique", "Agrandissement de l'atelier de taille de verres",
+            "Extension de 800 m² de l'atelier de Morez et deux centres d'usinage de verres organiques, pour "
+            "absorber la hausse des commandes des opticiens indépendants.",
+            "600000", [("REGION-INVEST-PME", "150000"), ("BPI-PRET-INNOVATION", "90000")])
 
-        sawmill = self.submitted("julien", "menuiserie", "Reprise de la scierie de Saint-Seine-l'Abbaye",
-                                 "Rachat du fonds de commerce et du matériel de la scierie voisine, dont le "
-                                 "dirigeant part à la retraite : six emplois maintenus et un "
-                                 "approvisionnement en chêne local sécurisé.",
-                                 "420000", [("BPI-GARANTIE-REGIONALE", "200000"),
-                                            ("INITIATIVE21-PRET-HONNEUR", "25000")])
+        sawmill = self.submitted(
+            "julien", "menuiserie", "Reprise de la scierie de Saint-Seine-l'Abbaye",
+            "Rachat du fonds de commerce et du matériel de la scierie voisine, dont le dirigeant part à la "
+            "retraite : six emplois maintenus et un approvisionnement en chêne local sécurisé.",
+            "420000", [("BPI-GARANTIE-REGIONALE", "200000"), ("INITIATIVE21-PRET-HONNEUR", "25000")])
         ops.transfer_lead(self.lead_agent(sawmill), sawmill, agency=self.agencies["initiative"],
                           reason="Le prêt d'honneur conditionne le tour de table bancaire : Initiative "
                                  "Côte-d'Or coordonne le plan de financement de la reprise.")
 
-        polishing = self.submitted("ines", "optique", "Modernisation de la chaîne de polissage",
-                                   "Remplacement des polisseuses de 2009 par une ligne automatisée, moins "
-                                   "gourmande en eau et en énergie.",
-                                   "180000", [("AER-AVANCE-DEVELOPPEMENT", "70000")])
+        polishing = self.submitted(
+            "ines", "optique", "Modernisation de la chaîne de polissage",
+            "Remplacement des polisseuses de 2009 par une ligne automatisée, moins gourmande en eau et en "
+            "énergie.",
+            "180000", [("AER-AVANCE-DEVELOPPEMENT", "70000")])
         ops.request_info(self.lead_agent(polishing), polishing,
                          message="Merci de joindre les comptes annuels 2025 certifiés et de préciser "
                                  "le calendrier de livraison de la nouvelle ligne.")
@@ -434,22 +438,23 @@ class _DemoBuilder:
                          body="Les comptes certifiés seront disponibles après l'assemblée générale du "
                               "15 ; je les déposerai aussitôt.")
 
-        organic = self.submitted("julien", "vergers", "Conversion du verger en agriculture biologique",
-                                 "Conversion de 12 hectares de pommiers et de poiriers : filets "
-                                 "anti-grêle, désherbage mécanique et accompagnement technique pendant "
-                                 "trois ans.", "45000", [("CD21-DIVERSIFICATION-AGRICOLE", "15000")])
+        organic = self.submitted(
+            "julien", "vergers", "Conversion du verger en agriculture biologique",
+            "Conversion de 12 hectares de pommiers et de poiriers : filets anti-grêle, désherbage "
+            "mécanique et accompagnement technique pendant trois ans.",
+            "45000", [("CD21-DIVERSIFICATION-AGRICOLE", "15000")])
         ops.request_info(self.lead_agent(organic), organic,
                          message="Pouvez-vous joindre les devis du matériel de désherbage mécanique ?")
         self.attach(organic, organic.created_by, "quotes")
         ops.resubmit_case(organic.created_by, organic)
 
     def in_instruction(self) -> None:
-        saas = self.in_review("ines", "numerique", "Plateforme SaaS de suivi des déchets pour les collectivités",
-                              "Développement d'une application qui suit les tournées de collecte et le "
-                              "remplissage des points d'apport volontaire, testée avec le Grand Besançon.",
-                              "220000", [("BPI-PRET-INNOVATION", "80000"), ("REGION-CONSEIL-EXPORT", "25000")],
-                              minimis=[(self.today - timedelta(days=420), "Bpifrance — Bourse French Tech",
-                                        "30000")])
+        saas = self.in_review(
+            "ines", "numerique", "Plateforme SaaS de suivi des déchets pour les collectivités",
+            "Développement d'une application qui suit les tournées de collecte et le remplissage des points "
+            "d'apport volontaire, testée avec le Grand Besançon.",
+            "220000", [("BPI-PRET-INNOVATION", "80000"), ("REGION-CONSEIL-EXPORT", "25000")],
+            minimis=[(self.today - timedelta(days=420), "Bpifrance — Bourse French Tech", "30000")])
         self.opinion(saas, "BPI-PRET-INNOVATION", "cci",
                      "La CCI a-t-elle accompagné l'entreprise ? Le marché des collectivités vous "
                      "paraît-il accessible ?")
@@ -457,11 +462,11 @@ class _DemoBuilder:
                          body="Dossier à présenter au comité du mois prochain si l'avis de la CCI est "
                               "favorable.", internal=True)
 
-        lenses = self.in_review("ines", "optique", "Industrialisation d'un verre progressif connecté",
-                                "Passage du prototype à la petite série : outillages, qualification du "
-                                "procédé et recrutement de trois techniciens.",
-                                "300000", [("BPI-PRET-INNOVATION", "90000")],
-                                documents=["business_plan", "accounts"])
+        lenses = self.in_review(
+            "ines", "optique", "Industrialisation d'un verre progressif connecté",
+            "Passage du prototype à la petite série : outillages, qualification du procédé et recrutement "
+            "de trois techniciens.",
+            "300000", [("BPI-PRET-INNOVATION", "90000")], documents=["business_plan", "accounts"])
         line = self.line(lenses, "BPI-PRET-INNOVATION")
         ops.transfer_line(self.agents["bpifrance"], line, agency=self.agencies["aer"],
                           scheme=self.schemes["AER-AVANCE-DEVELOPPEMENT"],
@@ -472,62 +477,66 @@ class _DemoBuilder:
                      answer=("favourable", "45000", "Projet structurant pour la filière lunetière du "
                              "Haut-Jura ; cofinancement possible au titre de l'aide à l'investissement."))
 
-        renovation = self.in_review("ines", "optique", "Rénovation énergétique de l'atelier de Morez",
-                                    "Isolation de la toiture, pompe à chaleur et récupération de chaleur "
-                                    "sur les compresseurs : 40 % d'énergie en moins attendus.",
-                                    "240000", [("REGION-INVEST-PME", "70000"),
-                                               ("BPI-GARANTIE-REGIONALE", "100000")])
+        renovation = self.in_review(
+            "ines", "optique", "Rénovation énergétique de l'atelier de Morez",
+            "Isolation de la toiture, pompe à chaleur et récupération de chaleur sur les compresseurs : "
+            "40 % d'énergie en moins attendus.",
+            "240000", [("REGION-INVEST-PME", "70000"), ("BPI-GARANTIE-REGIONALE", "100000")])
         ops.dismiss_line(self.agents["bpifrance"], self.line(renovation, "BPI-GARANTIE-REGIONALE"),
                          reason="Le prêt bancaire a finalement été refusé : la garantie est sans objet.")
 
     def before_committees(self) -> None:
-        digital_saw = self.in_review("julien", "menuiserie", "Nouvelle ligne de débit numérique",
-                                     "Scie à commande numérique et logiciel d'optimisation des coupes, pour "
-                                     "réduire les chutes de bois de 20 % et produire en série.",
-                                     "400000", [("REGION-INVEST-PME", "100000"),
-                                                ("BPI-GARANTIE-REGIONALE", "150000")])
+        digital_saw = self.in_review(
+            "julien", "menuiserie", "Nouvelle ligne de débit numérique",
+            "Scie à commande numérique et logiciel d'optimisation des coupes, pour réduire les chutes de "
+            "bois de 20 % et produire en série.",
+            "400000", [("REGION-INVEST-PME", "100000"), ("BPI-GARANTIE-REGIONALE", "150000")])
         self.propose(digital_saw, "REGION-INVEST-PME", "90000")
 
-        workshop = self.in_review("julien", "vergers", "Atelier de transformation et chambre froide",
-                                  "Création d'un atelier de jus et de compotes et d'une chambre froide de "
-                                  "60 m³ pour vendre à la ferme et aux magasins de producteurs.",
-                                  "60000", [("CD21-DIVERSIFICATION-AGRICOLE", "20000")])
+        workshop = self.in_review(
+            "julien", "vergers", "Atelier de transformation et chambre froide",
+            "Création d'un atelier de jus et de compotes et d'une chambre froide de 60 m³ pour vendre à la "
+            "ferme et aux magasins de producteurs.",
+            "60000", [("CD21-DIVERSIFICATION-AGRICOLE", "20000")])
         self.opinion(workshop, "CD21-DIVERSIFICATION-AGRICOLE", "region",
                      "Le projet est-il éligible au FEADER ? Souhaitez-vous intervenir ?",
                      answer=("reserved", None, "Vérifier que les mêmes dépenses ne sont pas déjà "
                              "présentées au FEADER (mesure transformation à la ferme)."))
         self.propose(workshop, "CD21-DIVERSIFICATION-AGRICOLE", "18000")
 
-        research = self.in_review("ines", "numerique", "Recrutement d'une équipe R&D en intelligence artificielle",
-                                  "Trois ingénieurs pour développer un module de prévision des tournées de "
-                                  "collecte, et un partenariat avec l'université de Franche-Comté.",
-                                  "250000", [("AER-AVANCE-DEVELOPPEMENT", "100000")])
+        research = self.in_review(
+            "ines", "numerique", "Recrutement d'une équipe R&D en intelligence artificielle",
+            "Trois ingénieurs pour développer un module de prévision des tournées de collecte, et un "
+            "partenariat avec l'université de Franche-Comté.",
+            "250000", [("AER-AVANCE-DEVELOPPEMENT", "100000")])
         self.propose(research, "AER-AVANCE-DEVELOPPEMENT", "80000")
 
-        robot = self.in_review("julien", "menuiserie", "Robot de ponçage et cabine de vernissage",
-                               "Robot de ponçage six axes et cabine de vernissage à eau, pour supprimer les "
-                               "solvants et améliorer les conditions de travail.",
-                               "200000", [("REGION-INVEST-PME", "60000")])
+        robot = self.in_review(
+            "julien", "menuiserie", "Robot de ponçage et cabine de vernissage",
+            "Robot de ponçage six axes et cabine de vernissage à eau, pour supprimer les solvants et "
+            "améliorer les conditions de travail.",
+            "200000", [("REGION-INVEST-PME", "60000")])
         self.approve(robot, "REGION-INVEST-PME", "60000", "55000")
 
     def decided_and_paid(self) -> None:
-        extension = self.in_review("ines", "optique", "Extension du bâtiment de production à Morez",
-                                   "Construction de 1 500 m² d'ateliers et de stockage, et création de "
-                                   "douze emplois sur trois ans.",
-                                   "900000", [("REGION-INVEST-PME", "200000"), ("BPI-PRET-INNOVATION", "100000")])
+        extension = self.in_review(
+            "ines", "optique", "Extension du bâtiment de production à Morez",
+            "Construction de 1 500 m² d'ateliers et de stockage, et création de douze emplois sur trois ans.",
+            "900000", [("REGION-INVEST-PME", "200000"), ("BPI-PRET-INNOVATION", "100000")])
         region_line = self.approve(extension, "REGION-INVEST-PME", "180000", "180000")
         self.sign(region_line, payments=["72000"])
         loan = self.approve(extension, "BPI-PRET-INNOVATION", "100000", "100000", gge="9500")
         self.sign(loan)
 
-        press = self.in_review("julien", "menuiserie", "Acquisition d'une presse plieuse à commande numérique",
-                               "Presse plieuse de 135 tonnes pour internaliser les pièces métalliques des "
-                               "escaliers, jusqu'ici sous-traitées en Allemagne.",
-                               "160000", [("REGION-INVEST-PME", "48000"), ("AER-AVANCE-DEVELOPPEMENT", "60000")])
+        press = self.in_review(
+            "julien", "menuiserie", "Acquisition d'une presse plieuse à commande numérique",
+            "Presse plieuse de 135 tonnes pour internaliser les pièces métalliques des escaliers, jusqu'ici "
+            "sous-traitées en Allemagne.",
+            "160000", [("REGION-INVEST-PME", "48000"), ("AER-AVANCE-DEVELOPPEMENT", "60000")])
         self.opinion(press, "AER-AVANCE-DEVELOPPEMENT", "bpifrance",
                      "Bpifrance connaît-elle l'entreprise ? Quel regard sur son endettement ?",
-                     answer=("unfavourable", None, "Endettement déjà élevé après la reprise du bâtiment "
-                             "en 2023 ; une avance supplémentaire nous paraît risquée."))
+                     answer=("unfavourable", None, "Endettement déjà élevé après la reprise du "
+                             "bâtiment en 2023 ; une avance supplémentaire nous paraît risquée."))
         advance = self.propose(press, "AER-AVANCE-DEVELOPPEMENT", "50000", "today")
         ops.reject_line(self.secretaries["aer"], advance,
                         reason="Capacité de remboursement insuffisante au regard de l'endettement existant.")
@@ -535,19 +544,21 @@ class _DemoBuilder:
         self.sign(grant, payments=["30000", "10000"])
         ops.settle_line(self.agents["region"], grant)  # the last 5 000 € are released; the case closes
 
-        orchard = self.in_review("julien", "vergers", "Installation en agriculture : reprise du verger familial",
-                                 "Reprise de l'exploitation familiale par Julien Bourgeois : rachat des parts "
-                                 "et du matériel, replantation de deux hectares en variétés anciennes.",
-                                 "50000", [("INITIATIVE21-PRET-HONNEUR", "20000")])
+        orchard = self.in_review(
+            "julien", "vergers", "Installation en agriculture : reprise du verger familial",
+            "Reprise de l'exploitation familiale par Julien Bourgeois : rachat des parts et du matériel, "
+            "replantation de deux hectares en variétés anciennes.",
+            "50000", [("INITIATIVE21-PRET-HONNEUR", "20000")])
         honour_loan = self.approve(orchard, "INITIATIVE21-PRET-HONNEUR", "20000", "20000")
         self.sign(honour_loan, payments=["20000"])
         ops.settle_line(self.agents["initiative"], honour_loan)
 
     def second_chances(self) -> None:
-        export = self.in_review("ines", "optique", "Prospection commerciale en Suisse et en Allemagne",
-                                "Participation au salon Opti de Munich, mission de prospection en Suisse "
-                                "alémanique et traduction des catalogues.",
-                                "50000", [("REGION-CONSEIL-EXPORT", "25000")])
+        export = self.in_review(
+            "ines", "optique", "Prospection commerciale en Suisse et en Allemagne",
+            "Participation au salon Opti de Munich, mission de prospection en Suisse alémanique et "
+            "traduction des catalogues.",
+            "50000", [("REGION-CONSEIL-EXPORT", "25000")])
         line = self.propose(export, "REGION-CONSEIL-EXPORT", "25000", "today")
         ops.reject_line(self.secretaries["region"], line,
                         reason="Dépenses de salon engagées avant le dépôt du dossier.")
@@ -555,33 +566,38 @@ class _DemoBuilder:
                         reason="Recours gracieux : les factures produites sont postérieures au dépôt ; "
                                "seul l'acompte de réservation était antérieur.")
 
-        datacentre = self.in_review("ines", "numerique", "Salle serveurs et centre de données de proximité",
-                                    "Aménagement d'une salle serveurs sécurisée à Besançon pour héberger les "
-                                    "données des collectivités clientes en Franche-Comté.",
-                                    "500000", [("REGION-INVEST-PME", "120000")])
+        datacentre = self.in_review(
+            "ines", "numerique", "Salle serveurs et centre de données de proximité",
+            "Aménagement d'une salle serveurs sécurisée à Besançon pour héberger les données des "
+            "collectivités clientes en Franche-Comté.",
+            "500000", [("REGION-INVEST-PME", "120000")])
         line = self.propose(datacentre, "REGION-INVEST-PME", "120000", "today")
         ops.adjourn_line(self.secretaries["region"], line,
                          reason="Plan de financement à consolider : attendre l'accord de la banque.")
         self.propose(datacentre, "REGION-INVEST-PME", "100000", "later")
 
     def ended_early(self) -> None:
-        popup = self.submitted("ines", "numerique", "Boutique éphémère pour les fêtes de fin d'année",
-                               "Location d'une boutique en centre-ville de Besançon pendant six semaines "
-                               "pour présenter nos services aux commerçants.",
-                               "20000", [("REGION-CONSEIL-EXPORT", "8000")], months=2)
+        popup = self.submitted(
+            "ines", "numerique", "Boutique éphémère pour les fêtes de fin d'année",
+            "Location d'une boutique en centre-ville de Besançon pendant six semaines pour présenter nos "
+            "services aux commerçants.",
+            "20000", [("REGION-CONSEIL-EXPORT", "8000")], months=2)
         ops.dismiss_case(self.lead_agent(popup), popup,
-                         reason="Dépenses de fonctionnement (loyer, personnel) non éligibles au dispositif.")
+                         reason="Dépenses de fonctionnement (loyer, personnel) non éligibles au "
+                                "dispositif.")
 
-        truck = self.in_review("julien", "menuiserie", "Achat d'un camion-grue",
-                               "Camion-grue de 19 tonnes pour livrer et poser les escaliers sur les chantiers.",
-                               "110000", [("BPI-GARANTIE-REGIONALE", "70000"),
-                                          ("INITIATIVE21-PRET-HONNEUR", "15000")])
+        truck = self.in_review(
+            "julien", "menuiserie", "Achat d'un camion-grue",
+            "Camion-grue de 19 tonnes pour livrer et poser les escaliers sur les chantiers.",
+            "110000", [("BPI-GARANTIE-REGIONALE", "70000"), ("INITIATIVE21-PRET-HONNEUR", "15000")])
         ops.withdraw_case(truck.created_by, truck,
-                          reason="Le camion a finalement été financé en crédit-bail par le concessionnaire.")
+                          reason="Le camion a finalement été financé en crédit-bail par le "
+                                 "concessionnaire.")
 
-        cellar = self.draft("julien", "vergers", "Cave de dégustation à la ferme",
-                            "Aménagement d'une ancienne grange en cave de dégustation de cidres et de jus.",
-                            "35000", [("CD21-DIVERSIFICATION-AGRICOLE", "10000")], documents=[])
+        cellar = self.draft(
+            "julien", "vergers", "Cave de dégustation à la ferme",
+            "Aménagement d'une ancienne grange en cave de dégustation de cidres et de jus.",
+            "35000", [("CD21-DIVERSIFICATION-AGRICOLE", "10000")], documents=[])
         ops.withdraw_case(cellar.created_by, cellar, reason="Projet reporté à l'an prochain.")
 
 
@@ -598,7 +614,8 @@ _FILE_NAMES = {
 
 def _tiny_pdf(text: str) -> bytes:
     """A valid one-page PDF showing ``text`` (ASCII) in Helvetica."""
-    safe = text.encode("ascii", "replace").decode().replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    safe = text.encode("ascii", "replace").decode()
+    safe = safe.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
     content = f"BT /F1 12 Tf 50 780 Td ({safe}) Tj ET".encode()
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",

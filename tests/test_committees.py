@@ -3,6 +3,7 @@ import re
 from html import unescape
 from contextlib import contextmanager
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import event, func, select
@@ -136,7 +137,8 @@ def test_secretary_plans_a_meeting(client, world):
     assert f'<option selected value="{world.region_committee.id}">' in html(form)
     day = paris_today() + timedelta(days=30)
     response = client.post("/comites/seances/nouvelle", data={
-        "committee": world.region_committee.id, "meets_on": day.isoformat(), "place": "Hôtel de Région, Dijon"})
+        "committee": world.region_committee.id, "meets_on": day.isoformat(),
+        "place": "Hôtel de Région, Dijon"})
     assert response.status_code == 302
     meeting = db.session.scalar(select(Meeting).where(Meeting.meets_on == day))
     assert meeting.committee_id == world.region_committee.id and meeting.place == "Hôtel de Région, Dijon"
@@ -316,3 +318,56 @@ def test_the_agenda_page_queries_do_not_grow_with_items(app, client, world, put_
         response = client.get(url)
     assert html(response).count("/actions/approve") == 30
     assert len(many) == len(few) == 3  # the person, the meeting, its agenda
+
+
+def _form_fields(page: str, action: str) -> dict:
+    """The hidden fields of the form posting to ``action`` on ``page``."""
+    start = page.index(f'action="{action}"')
+    form = page[start:page.index("</form>", start)]
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form))
+
+
+def test_a_decision_taken_on_the_agenda_comes_back_to_it(client, world, put_on_agenda):
+    approved, refused, adjourned = put_on_agenda(), put_on_agenda(), put_on_agenda()
+    login(client, world.region_secretary)
+    url = meeting_url(world.region_meeting)
+    page = html(client.get(url))
+
+    action = f"/dossiers/{approved.reference}/demandes/{approved.lines[0].id}/actions/approve"
+    response = client.post(action, data={**_form_fields(page, action), "granted_amount": "42 000,50"})
+    assert response.status_code == 303 and response.headers["Location"].endswith(url)
+
+    action = f"/dossiers/{refused.reference}/demandes/{refused.lines[0].id}/actions/reject"
+    response = client.post(action, data={**_form_fields(page, action), "reason": ""}, follow_redirects=True)
+    assert "Indiquez le motif du refus." in html(response)  # shown on the agenda, nothing decided
+    response = client.post(action, data={**_form_fields(page, action), "reason": "Hors budget"})
+    assert response.headers["Location"].endswith(url)
+
+    action = f"/dossiers/{adjourned.reference}/demandes/{adjourned.lines[0].id}/actions/adjourn"
+    client.post(action, data={**_form_fields(page, action), "reason": "Plan de financement à revoir"})
+
+    db.session.expire_all()
+    assert [case.lines[0].state for case in (approved, refused, adjourned)] == \
+        ["approved", "rejected", "under_review"]
+    assert approved.lines[0].granted_amount == Decimal("42000.50")
+    page = html(client.get(url))
+    assert "Accordé" in page and "Refusé" in page and "Ajourné" in page
+    assert "Motif : Plan de financement à revoir" in page
+    assert "/actions/approve" not in page
+
+
+def test_a_stale_agenda_says_modified_meanwhile(client, world, put_on_agenda):
+    case = put_on_agenda()
+    line = case.lines[0]
+    login(client, world.region_secretary)
+    url = meeting_url(world.region_meeting)
+    page = html(client.get(url))
+    action = f"/dossiers/{case.reference}/demandes/{line.id}/actions/approve"
+    fields = _form_fields(page, action)
+    ops.adjourn_line(world.region_secretary, line, reason="Décidé ailleurs")  # someone else, meanwhile
+    ops.propose_line(world.region_agent, line, meeting=world.region_meeting, proposed_amount="50000")
+    db.session.commit()
+    response = client.post(action, data={**fields, "granted_amount": "50000"}, follow_redirects=True)
+    assert "modifié entre-temps" in html(response)
+    db.session.expire_all()
+    assert line.state == "on_agenda"

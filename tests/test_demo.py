@@ -39,8 +39,8 @@ def seeded(runner):
 
 def _counts() -> dict:
     return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
-            for model in (Agency, User, Company, Committee, Meeting, Scheme, Case, FundingLine, Event, Opinion,
-                          Payment, Document, AgendaItem, MinimisAid)}
+            for model in (Agency, User, Company, Committee, Meeting, Scheme, Case, FundingLine, Event,
+                          Opinion, Payment, Document, AgendaItem, MinimisAid)}
 
 
 def test_a_second_run_does_nothing(seeded, runner):
@@ -113,8 +113,8 @@ def test_the_story_has_transfers_opinions_decisions_and_payments(seeded):
 def test_agencies_schemes_committees_and_companies_look_real(seeded):
     names = set(db.session.scalars(select(Agency.name)))
     assert len(names) >= 5
-    assert {"Région Bourgogne-Franche-Comté", "Bpifrance Bourgogne-Franche-Comté", "CCI Bourgogne-Franche-Comté",
-            "Département de la Côte-d'Or", "Initiative Côte-d'Or"} <= names
+    assert {"Région Bourgogne-Franche-Comté", "Bpifrance Bourgogne-Franche-Comté",
+            "CCI Bourgogne-Franche-Comté", "Département de la Côte-d'Or", "Initiative Côte-d'Or"} <= names
     schemes = db.session.scalars(select(Scheme)).all()
     assert len(schemes) >= 6
     assert {scheme.instrument for scheme in schemes} == set(INSTRUMENTS)
@@ -167,8 +167,8 @@ def test_every_demo_login_works_with_the_demo_password(seeded):
             assert user.is_agent and not user.is_secretary and user.agency.name in description
     with pytest.raises(ActionRefused):
         authenticate("porteur@demo.atelier.fr", "pas-le-bon-mot-de-passe")
-    expected = {"porteur@demo.atelier.fr", "agent.region@demo.atelier.fr", "secretaire.region@demo.atelier.fr",
-                "admin@demo.atelier.fr"}
+    expected = {"porteur@demo.atelier.fr", "agent.region@demo.atelier.fr",
+                "secretaire.region@demo.atelier.fr", "admin@demo.atelier.fr"}
     assert expected <= {email for email, _ in accounts}
 
 
@@ -188,8 +188,9 @@ def test_the_region_secretary_finds_meetings_agenda_and_workbook(seeded, client)
         assert client.get(f"/comites/seances/{meeting.id}").status_code == 200
         response = client.get(f"/comites/seances/{meeting.id}/ordre-du-jour.xlsx")
         assert response.status_code == 200
-    pending = db.session.scalar(select(func.count(AgendaItem.id)).join(AgendaItem.meeting).join(Meeting.committee)
-                                .where(Committee.agency_id == secretary.agency_id, AgendaItem.outcome == "pending"))
+    pending = db.session.scalar(
+        select(func.count(AgendaItem.id)).join(AgendaItem.meeting).join(Meeting.committee)
+        .where(Committee.agency_id == secretary.agency_id, AgendaItem.outcome == "pending"))
     assert pending >= 1
 
 

@@ -1,7 +1,6 @@
 """Committee pages (agents only): the meetings of my agency, planning one, the agenda and its workbook."""
 from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
-from werkzeug.routing import BuildError
 
 from ..exports.agenda import XLSX_MIMETYPE, agenda_filename, write_agenda_workbook
 from ..extensions import db
@@ -13,27 +12,6 @@ from .operations import (agency_committees, agency_meetings, agenda_counts, agen
                          meeting_of_agency)
 
 bp = Blueprint("committees", __name__, url_prefix="/comites")
-
-# The agenda's decision forms post to the dossier's line events (contract.md).
-_LINE_EVENT_PATH = "/dossiers/{reference}/demandes/{line_id}/actions/{event}"
-_CASE_PATH = "/dossiers/{reference}"
-
-
-@bp.context_processor
-def _links():
-    def line_event_url(reference: str, line_id: int, event: str) -> str:
-        try:
-            return url_for("case_actions.line_event", reference=reference, line_id=line_id, event=event)
-        except BuildError:  # the dossier blueprints are written alongside; their paths are agreed
-            return _LINE_EVENT_PATH.format(reference=reference, line_id=line_id, event=event)
-
-    def case_url(reference: str) -> str:
-        try:
-            return url_for("cases.show_case", reference=reference)
-        except BuildError:
-            return _CASE_PATH.format(reference=reference)
-
-    return {"line_event_url": line_event_url, "case_url": case_url}
 
 
 @bp.get("/")
@@ -84,11 +62,10 @@ def show_meeting(meeting_id: int):
         abort(404)
     items = agenda_items(meeting)
     rows = [(item, item.figures) for item in items]
-    totals = {
-        key: sum((figures[key] for _, figures in rows if figures.get(key) is not None), start=0)
-        for key in ("requested", "proposed")
-    }
-    totals["granted"] = sum((item.granted_amount for item in items if item.granted_amount is not None), start=0)
+    totals = {key: sum((figures[key] for _, figures in rows if figures.get(key) is not None), start=0)
+              for key in ("requested", "proposed")}
+    totals["granted"] = sum((item.granted_amount for item in items if item.granted_amount is not None),
+                            start=0)
     return render_template("committees/show_meeting.html", meeting=meeting, rows=rows, totals=totals,
                            can_decide=current_user.is_secretary, today=paris_today(),
                            instruments=INSTRUMENTS)
