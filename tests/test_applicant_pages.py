@@ -9,7 +9,9 @@ from decimal import Decimal
 import pytest
 from flask import g
 from sqlalchemy import event, func, select
+from werkzeug.datastructures import FileStorage
 
+from atelier.cases import documents
 from atelier.cases import operations as ops
 from atelier.extensions import db
 from atelier.formatting import money, paris_today
@@ -17,11 +19,12 @@ from atelier.models import Case, Company, Document, FundingLine, MinimisAid
 from conftest import login as conftest_login
 
 
+PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+
+
 def login(client, user) -> None:
     conftest_login(client, user)
     g.pop("_login_user", None)  # the test's app context is shared: forget the previous person
-
-PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 
 
 @pytest.fixture
@@ -168,6 +171,19 @@ def test_new_case_refusals_are_shown_beside_the_field(applicant_client, world, d
     assert response.status_code == 422
     assert message in error_beside(text(response), field_id)
     assert count(Case) == 0
+
+
+def test_with_several_companies_i_choose_one(applicant_client, world, create_company):
+    second = create_company(members=[world.applicant], name="Seconde Société")
+    db.session.commit()
+    page = text(applicant_client.get("/dossiers/nouveau"))
+    assert "— Choisissez —" in page and "Seconde Société" in page and world.company.name in page
+    response = applicant_client.post("/dossiers/nouveau", data={"title": "Projet"})
+    assert response.status_code == 422
+    assert "Choisissez l'entreprise." in error_beside(text(response), "company")
+    response = applicant_client.post("/dossiers/nouveau", data={"title": "Projet", "company": second.id})
+    assert response.status_code == 302
+    assert db.session.scalars(select(Case.company_id)).one() == second.id
 
 
 def test_new_case_for_a_company_i_do_not_belong_to_is_refused(applicant_client, world):
@@ -347,7 +363,8 @@ def test_no_minimis_needs_the_box_ticked(applicant_client, world):
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Case, case.id).minimis_declared
-    assert "aucune aide de minimis reçue" in text(applicant_client.get(f"/dossiers/{case.reference}/modifier"))
+    page = text(applicant_client.get(f"/dossiers/{case.reference}/modifier"))
+    assert "aucune aide de minimis reçue" in page
 
 
 def test_remove_a_declared_aid_and_a_line(applicant_client, world):
@@ -356,12 +373,13 @@ def test_remove_a_declared_aid_and_a_line(applicant_client, world):
     aid = ops.declare_minimis_aid(world.applicant, case, granted_on=paris_today(), granting_body="CCI",
                                   amount="500", regime="de_minimis")
     db.session.commit()
-    line_id, aid_id = line.id, aid.id
-    assert applicant_client.post(f"/dossiers/{case.reference}/demandes/{line_id}/supprimer").status_code == 302
-    assert applicant_client.post(f"/dossiers/{case.reference}/de-minimis/{aid_id}/supprimer").status_code == 302
+    remove_line = f"/dossiers/{case.reference}/demandes/{line.id}/supprimer"
+    remove_aid = f"/dossiers/{case.reference}/de-minimis/{aid.id}/supprimer"
+    assert applicant_client.post(remove_line).status_code == 302
+    assert applicant_client.post(remove_aid).status_code == 302
     assert count(FundingLine) == 0 and count(MinimisAid) == 0
-    assert applicant_client.post(f"/dossiers/{case.reference}/demandes/{line_id}/supprimer").status_code == 404
-    assert applicant_client.post(f"/dossiers/{case.reference}/de-minimis/{aid_id}/supprimer").status_code == 404
+    assert applicant_client.post(remove_line).status_code == 404
+    assert applicant_client.post(remove_aid).status_code == 404
 
 
 # --------------------------------------------------------------------------- once submitted
@@ -370,7 +388,8 @@ def test_editing_a_submitted_case_is_refused(applicant_client, world, create_cas
     case = create_case("submitted")
     edit_url = f"/dossiers/{case.reference}/modifier"
     response = applicant_client.get(edit_url)
-    assert response.status_code == 302 and response.headers["Location"].endswith(f"/dossiers/{case.reference}")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/dossiers/{case.reference}")
     page = text(applicant_client.get(response.headers["Location"]))
     assert "Ce dossier ne peut plus être modifié : il est déposé." in page
     assert "Modifier le dossier</a>" not in page
@@ -435,21 +454,26 @@ def test_withdraw_confirmation_of_a_final_case_goes_back(applicant_client, world
 
 def test_another_applicants_dossier_is_not_found(applicant_client, world, create_case):
     theirs = create_case("draft", applicant=world.other_applicant, company=world.other_company)
+    their_document = documents.add_document(world.other_applicant, theirs, "other",
+                                            FileStorage(io.BytesIO(PDF), "secret.pdf"))
+    db.session.commit()
     ref = theirs.reference
     line = theirs.lines[0]
     for url in (f"/dossiers/{ref}", f"/dossiers/{ref}/modifier", f"/dossiers/{ref}/retrait",
-                f"/dossiers/{ref}/pieces/1"):
+                f"/dossiers/{ref}/pieces/{their_document.id}"):
         assert applicant_client.get(url).status_code == 404, url
     posts = [(f"/dossiers/{ref}/modifier", {"title": "Piraté"}),
-             (f"/dossiers/{ref}/demandes", {"line-scheme": world.aer_scheme.id, "line-requested_amount": "10"}),
+             (f"/dossiers/{ref}/demandes", {"line-scheme": world.aer_scheme.id,
+                                            "line-requested_amount": "10"}),
              (f"/dossiers/{ref}/demandes/{line.id}/supprimer", {}),
              (f"/dossiers/{ref}/de-minimis/aucune", {"nominimis-confirm": "y"}),
+             (f"/dossiers/{ref}/pieces/{their_document.id}/supprimer", {}),
              (f"/dossiers/{ref}/messages", {"body": "Bonjour"})]
     for url, data in posts:
         assert applicant_client.post(url, data=data).status_code == 404, url
     db.session.expire_all()
     assert db.session.get(Case, theirs.id).title == "Nouvelle ligne de production"
-    assert count(FundingLine) == 2
+    assert count(FundingLine) == 2 and count(Document) == 1
 
 
 def test_agents_cannot_use_the_edit_pages(client, world, create_case):
@@ -470,7 +494,8 @@ def test_anonymous_visitors_are_sent_to_log_in(client, world, create_case):
 def test_control_characters_are_dropped_from_typed_text(applicant_client, world):
     """PostgreSQL refuses NUL in text: it must never reach the database (nor give a 500)."""
     response = applicant_client.post("/dossiers/nouveau", data={
-        "company": world.company.id, "title": "Atelier\x00 laser\x07", "description": "Ligne 1\r\nLigne\x00 2",
+        "company": world.company.id, "title": "Atelier\x00 laser\x07",
+        "description": "Ligne 1\r\nLigne\x00 2",
         "eligible_cost": "1000\x00"})
     assert response.status_code == 302
     case = db.session.scalars(select(Case)).one()

@@ -22,6 +22,7 @@ def login(client, user) -> None:
     conftest_login(client, user)
     g.pop("_login_user", None)  # the test's app context is shared: forget the previous person
 
+
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 40
@@ -318,7 +319,8 @@ def test_download_is_an_attachment_with_nosniff(client, world, draft):
     assert response.headers["Content-Type"] == "application/pdf"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     disposition = response.headers["Content-Disposition"]
-    assert disposition.startswith("attachment;") and "filename*=UTF-8''Plan%20d%27affaires%20%C3%A9t%C3%A9.pdf" in disposition
+    assert disposition.startswith("attachment;")
+    assert "filename*=UTF-8''Plan%20d%27affaires%20%C3%A9t%C3%A9.pdf" in disposition
 
 
 def test_download_by_people_who_may_not_see_the_dossier_is_not_found(client, world, create_case,

@@ -105,8 +105,8 @@ def choice_field(label: str, required_message: str, **kwargs) -> SelectField:
 
 def amount_field(label: str, message_label: str, *, required: bool) -> StringField:
     validators = [DataRequired(f"{message_label} est obligatoire.")] if required else [Optional()]
-    return StringField(label, validators=[*validators, Length(max=40, message=f"{message_label} est trop long."),
-                                          AmountFormat(message_label)], filters=[one_line],
+    too_long = Length(max=40, message=f"{message_label} est trop long.")
+    return StringField(label, validators=[*validators, too_long, AmountFormat(message_label)], filters=[one_line],
                        render_kw={"inputmode": "decimal", "autocomplete": "off"})
 
 
