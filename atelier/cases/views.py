@@ -16,6 +16,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.routing import BuildError
+from wtforms.fields.choices import SelectChoice
 
 from ..agencies.models import Agency
 from ..common import ActionRefused
@@ -288,7 +289,7 @@ def _render_case(case: Case, message_form: MessageForm, status: int = 200):
     actions = [] if is_applicant else available_actions(user, case)
     today = paris_today()
     return render_template(
-        "cases/show.html", case=case, events=events, messages=messages, timeline=_timeline(events, user),
+        "cases/show.html", case=case, messages=messages, timeline=_timeline(events, user),
         message_form=message_form, can_write=user.is_agent or is_applicant,
         is_applicant=is_applicant, actions=actions, today=today,
         editable=editable,
@@ -441,8 +442,6 @@ def _int_or_none(value) -> int | None:
 
 
 def _select_choices(pairs):
-    from wtforms.fields.choices import SelectChoice
-
     return [SelectChoice(value, label) for value, label in pairs]
 
 
