@@ -187,21 +187,7 @@ def _expected_case_refusal(event: str, state: str) -> str:
     return NOT_NOW
 
 
-# Bugs found by the table, reported to the lead (operations.py is not ours): one xfail per pair.
-KNOWN_CASE_BUGS = {
-    ("transfer_lead", "draft"): "transfer_lead reads case.lead_agency.short_name before checking right and "
-                                "state: a draft has no lead agency, AttributeError instead of a refusal",
-}
-
-
-def _case_param(event, state):
-    marks = ()
-    if (event, state) in KNOWN_CASE_BUGS:
-        marks = pytest.mark.xfail(strict=True, raises=AttributeError, reason=KNOWN_CASE_BUGS[(event, state)])
-    return pytest.param(event, state, id=f"{event}-from-{state}", marks=marks)
-
-
-@pytest.mark.parametrize("event, state", [_case_param(e, s) for e, s in CASE_PAIRS])
+@pytest.mark.parametrize("event, state", CASE_PAIRS, ids=[f"{e}-from-{s}" for e, s in CASE_PAIRS])
 def test_case_event_from_state(world, create_case, event, state):
     case = case_in_state(world, create_case, state)
     sources, dest = DOMAIN_CASE[event]
