@@ -103,6 +103,10 @@ def login(client, user: User) -> None:
     with client.session_transaction() as session:
         session["_user_id"] = str(user.id)
         session["_fresh"] = True
+    # The client's requests share the test's app context: forget the user Flask-Login cached there.
+    from flask import g
+
+    g.pop("_login_user", None)
 
 
 @pytest.fixture

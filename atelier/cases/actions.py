@@ -57,10 +57,8 @@ class Handler:
 
 
 CASE_HANDLERS: dict[str, Handler] = {
-    # submit_case sets the lead agency before it checks the version, and an autoflush in between
-    # bumps the version: its check would always fail. _fire has checked the version seen already.
     "submit": Handler(
-        lambda user, case, form: ops.submit_case(user, case),
+        lambda user, case, form: ops.submit_case(user, case, expected_version=form.version.data),
         lambda case, _: f"Votre dossier {case.reference} est déposé. "
                         f"{case.lead_agency.short_name} va vérifier qu'il est complet."),
     "resubmit": Handler(
@@ -361,14 +359,7 @@ def _dossier_page(case: Case) -> str:
 def _fire(form, target, run: Callable, success: Callable, back: str):
     """Validate, run the operation once (with the version seen), flash the outcome, redirect."""
     if form.validate():
-        def action():
-            # The version shown is checked first: whatever else changed, "reload" is the useful answer.
-            if target is not None and form.version.data is not None \
-                    and form.version.data != target.version:
-                raise ModifiedMeanwhile()
-            return run()
-
-        ok, result = perform(action, form)
+        ok, result = perform(run, form)
         if ok:
             flash(success(result), "success")
             return redirect(back, 303)

@@ -38,6 +38,8 @@ WHO_LABELS = {
 
 # --------------------------------------------------------------------------- helpers
 
+MAX_AMOUNT = Decimal("1e12")  # Numeric(14, 2) holds up to 999 999 999 999,99
+
 def as_amount(value, field: str, *, label: str = "Le montant", allow_zero: bool = False) -> Decimal:
     """A positive amount in euros with at most two decimals, or a French refusal beside ``field``."""
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -52,10 +54,10 @@ def as_amount(value, field: str, *, label: str = "Le montant", allow_zero: bool 
         raise ActionRefused(f"{label} doit être un nombre (par exemple 12500,50).", field)
     if amount < 0 or (amount == 0 and not allow_zero):
         raise ActionRefused(f"{label} doit être supérieur à zéro.", field)
+    if amount >= MAX_AMOUNT:  # before quantize, which fails on huge exponents
+        raise ActionRefused(f"{label} est trop élevé (au plus {money(MAX_AMOUNT - CENT)}).", field)
     if amount != amount.quantize(CENT):
         raise ActionRefused(f"{label} ne peut pas avoir plus de deux décimales.", field)
-    if amount >= Decimal("1e12"):
-        raise ActionRefused(f"{label} est trop élevé.", field)
     return amount.quantize(CENT)
 
 
@@ -112,11 +114,17 @@ def _jsonable(data: dict) -> dict:
 
 
 def _case_event(actor, case: Case, event: str, *, expected_version=None, reason=None,
-                data=None) -> Event:
+                data=None, check=None) -> Event:
+    """Version seen, rights, state, then ``check()`` (the event's own guards), then fire and record.
+
+    Nothing is changed before every check has passed, so a refusal leaves the dossier untouched.
+    """
     rule = CASE_RULES[event]
+    _check_version(case, expected_version)
     _check_right(actor, rule, case, None)
     _check_state(CASE_MACHINE, CASE_STATES, case, event)
-    _check_version(case, expected_version)
+    if check is not None:
+        check()
     from_state = case.state
     fire(CASE_MACHINE, case, event)
     return record_event(case, actor, "case", event, from_state=from_state, to_state=case.state,
@@ -125,12 +133,12 @@ def _case_event(actor, case: Case, event: str, *, expected_version=None, reason=
 
 def _line_event(actor, line: FundingLine, event: str, *, expected_version=None, reason=None,
                 data=None, check=None) -> Event:
-    """Rights, state, version, then ``check()`` (the event's own guards), then fire and record."""
+    """Version seen, rights, state, then ``check()`` (the event's own guards), then fire and record."""
     rule = LINE_RULES[event]
     case = line.case
+    _check_version(line, expected_version)
     _check_right(actor, rule, case, line)
     _check_state(LINE_MACHINE, LINE_STATES, line, event)
-    _check_version(line, expected_version)
     if check is not None:
         check()
     from_state = line.state
@@ -346,14 +354,12 @@ def _check_submittable(case: Case) -> None:
 
 
 def submit_case(actor: User, case: Case, *, expected_version=None) -> Event:
-    _check_right(actor, CASE_RULES["submit"], case, None)
-    _check_state(CASE_MACHINE, CASE_STATES, case, "submit")
-    _check_submittable(case)
+    event = _case_event(actor, case, "submit", expected_version=expected_version,
+                        check=lambda: _check_submittable(case))
     lead_line = max(case.lines, key=lambda line: (line.requested_amount, -line.position))
     case.lead_agency_id = lead_line.agency_id
     case.submitted_at = utcnow()
-    event = _case_event(actor, case, "submit", expected_version=expected_version,
-                        data={"lead_agency": lead_line.agency.short_name})
+    event.data = {"lead_agency": lead_line.agency.short_name}
     for agency_id in {case.lead_agency_id, *(line.agency_id for line in case.lines)}:
         _grant_access(case, agency_id)
     db.session.flush()
@@ -361,8 +367,10 @@ def submit_case(actor: User, case: Case, *, expected_version=None) -> Event:
 
 
 def request_info(actor: User, case: Case, *, message: str, expected_version=None) -> Event:
-    body = _required_text(message, "message", "Écrivez au demandeur ce qui manque au dossier.")
-    event = _case_event(actor, case, "request_info", expected_version=expected_version, reason=body)
+    check = lambda: _required_text(message, "message", "Écrivez au demandeur ce qui manque au dossier.")  # noqa: E731
+    event = _case_event(actor, case, "request_info", expected_version=expected_version, reason=message,
+                        check=check)
+    body = message.strip()
     db.session.add(Message(case=case, author=actor, agency_id=actor.agency_id, body=body, internal=False))
     case.clock_paused_at = utcnow()
     db.session.flush()
@@ -370,10 +378,8 @@ def request_info(actor: User, case: Case, *, message: str, expected_version=None
 
 
 def resubmit_case(actor: User, case: Case, *, expected_version=None) -> Event:
-    _check_right(actor, CASE_RULES["resubmit"], case, None)
-    _check_state(CASE_MACHINE, CASE_STATES, case, "resubmit")
-    _check_submittable(case)
-    event = _case_event(actor, case, "resubmit", expected_version=expected_version)
+    event = _case_event(actor, case, "resubmit", expected_version=expected_version,
+                        check=lambda: _check_submittable(case))
     if case.clock_paused_at is not None:
         case.paused_seconds += int((utcnow() - case.clock_paused_at).total_seconds())
         case.clock_paused_at = None
@@ -395,14 +401,17 @@ def accept_case(actor: User, case: Case, *, expected_version=None) -> Event:
 
 def transfer_lead(actor: User, case: Case, *, agency: Agency | None, reason: str,
                   expected_version=None) -> Event:
-    reason = _required_text(reason, "reason", "Indiquez le motif du transfert.")
-    if agency is None:
-        raise ActionRefused("Choisissez l'organisme qui pilotera le dossier.", "agency")
-    if agency.id == case.lead_agency_id:
-        raise ActionRefused("Cet organisme pilote déjà le dossier : choisissez-en un autre.", "agency")
+    def check():
+        if agency is None:
+            raise ActionRefused("Choisissez l'organisme qui pilotera le dossier.", "agency")
+        if agency.id == case.lead_agency_id:
+            raise ActionRefused("Cet organisme pilote déjà le dossier : choisissez-en un autre.", "agency")
+        _required_text(reason, "reason", "Indiquez le motif du transfert.")
+
     former = case.lead_agency
     event = _case_event(actor, case, "transfer_lead", expected_version=expected_version, reason=reason,
-                        data={"from_agency": former.short_name, "to_agency": agency.short_name})
+                        check=check)
+    event.data = {"from_agency": former.short_name, "to_agency": agency.short_name}
     case.lead_agency_id = agency.id
     _grant_access(case, agency.id)
     db.session.flush()
@@ -416,11 +425,13 @@ def _no_line_granted(case: Case, verb: str) -> None:
 
 
 def dismiss_case(actor: User, case: Case, *, reason: str, expected_version=None) -> Event:
-    reason = _required_text(reason, "reason", "Indiquez le motif du classement sans suite.")
-    _check_right(actor, CASE_RULES["dismiss"], case, None)
-    _check_state(CASE_MACHINE, CASE_STATES, case, "dismiss")
-    _no_line_granted(case, "classé sans suite")
-    event = _case_event(actor, case, "dismiss", expected_version=expected_version, reason=reason)
+    def check():
+        _no_line_granted(case, "classé sans suite")
+        _required_text(reason, "reason", "Indiquez le motif du classement sans suite.")
+
+    event = _case_event(actor, case, "dismiss", expected_version=expected_version, reason=reason,
+                        check=check)
+    reason = reason.strip()
     for line in case.lines:
         if line.state in LINE_OPEN_STATES:
             _cascade_line(line, "dismiss", reason)
@@ -430,11 +441,8 @@ def dismiss_case(actor: User, case: Case, *, reason: str, expected_version=None)
 
 
 def withdraw_case(actor: User, case: Case, *, reason: str | None = None, expected_version=None) -> Event:
-    _check_right(actor, CASE_RULES["withdraw"], case, None)
-    _check_state(CASE_MACHINE, CASE_STATES, case, "withdraw")
-    _no_line_granted(case, "retiré")
-    event = _case_event(actor, case, "withdraw", expected_version=expected_version,
-                        reason=(reason or "").strip() or None)
+    event = _case_event(actor, case, "withdraw", expected_version=expected_version, reason=reason,
+                        check=lambda: _no_line_granted(case, "retiré"))
     for line in case.lines:
         if line.state in LINE_OPEN_STATES:
             _cascade_line(line, "withdraw", None)
@@ -711,15 +719,17 @@ def reopen_line(actor: User, line: FundingLine, *, reason: str, expected_version
 
 def ask_opinion(actor: User, line: FundingLine, *, agency: Agency | None, due_on, question: str = "",
                 expected_version=None) -> Opinion:
+    _check_version(line, expected_version)
     if "line_agent" not in roles_on(actor, line.case, line):
         raise ActionRefused(f"Seul {WHO_LABELS['line_agent']} peut demander un avis.")
     if line.state not in ("under_review", "on_agenda"):
         raise ActionRefused("Un avis ne peut être demandé que sur une demande en instruction.")
-    _check_version(line, expected_version)
     if agency is None:
         raise ActionRefused("Choisissez l'organisme à consulter.", "agency")
     if agency.id == line.agency_id:
         raise ActionRefused("On ne demande pas l'avis de l'organisme qui instruit la demande.", "agency")
+    if any(o.agency_id == agency.id and o.verdict is None for o in line.opinions):
+        raise ActionRefused("Un avis de cet organisme est déjà attendu sur cette demande.", "agency")
     if not due_on:
         raise ActionRefused("Indiquez la date à laquelle l'avis est attendu.", "due_on")
     due = _parse_date(due_on, "due_on", "La date d'échéance")
@@ -742,6 +752,8 @@ def give_opinion(actor: User, opinion: Opinion, *, verdict: str, intended_amount
         raise ActionRefused("Seul un agent de l'organisme consulté peut donner cet avis.")
     if opinion.verdict is not None:
         raise ActionRefused("Cet avis a déjà été donné.")
+    if opinion.line.is_final or opinion.line.case.is_final:
+        raise ActionRefused("La demande est close : cet avis n'est plus attendu.")
     from .models import OPINION_VERDICTS
 
     if verdict not in OPINION_VERDICTS:
