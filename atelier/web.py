@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 from flask import abort, flash, request
 from flask_login import current_user, login_required
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from .common import ActionRefused, ModifiedMeanwhile
@@ -57,6 +57,11 @@ def perform(action: Callable[[], T], form=None, success: str | None = None) -> t
     except StaleDataError:
         db.session.rollback()
         flash(ModifiedMeanwhile().message, "error")
+        return False, None
+    except DataError:
+        db.session.rollback()
+        flash("Certaines données saisies ne peuvent pas être enregistrées (caractères interdits ou "
+              "valeur hors limites). Corrigez-les et recommencez.", "error")
         return False, None
     except IntegrityError:
         db.session.rollback()

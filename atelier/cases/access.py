@@ -1,5 +1,5 @@
 """Who may see what, in one place: every list and every lookup goes through these scopes."""
-from flask import abort
+from flask import abort, has_request_context, request
 from sqlalchemy import Select, exists, select
 
 from ..auth.models import User
@@ -47,14 +47,27 @@ def document_or_404(user: User, case: Case, document_id: int) -> Document:
 
 
 def is_member(user: User, company_id: int) -> bool:
+    """Whether ``user`` belongs to the company; asked once per request (pages ask it per line)."""
     from ..extensions import db
 
     if not user.is_applicant:
         return False
-    return db.session.execute(
-        select(company_members.c.user_id).where(company_members.c.user_id == user.id,
-                                                company_members.c.company_id == company_id)
-    ).first() is not None
+    cache = _request_cache()
+    key = (user.id, company_id)
+    if key not in cache:
+        cache[key] = db.session.execute(
+            select(company_members.c.user_id).where(company_members.c.user_id == user.id,
+                                                    company_members.c.company_id == company_id)
+        ).first() is not None
+    return cache[key]
+
+
+def _request_cache() -> dict:
+    if not has_request_context():
+        return {}
+    if not hasattr(request, "_atelier_memberships"):
+        request._atelier_memberships = {}
+    return request._atelier_memberships
 
 
 def roles_on(user: User, case: Case, line: FundingLine | None = None) -> set[str]:
