@@ -274,3 +274,13 @@ def secretary_of(world):
                 return getattr(world, f"{key}_secretary")
         raise KeyError(agency)
     return find
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``postgres`` need ATELIER_TEST_DATABASE_URL (CI sets it); elsewhere they skip."""
+    if TEST_DATABASE_URL:
+        return
+    skip = pytest.mark.skip(reason="ATELIER_TEST_DATABASE_URL n'est pas défini (PostgreSQL absent)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
