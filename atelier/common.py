@@ -1,11 +1,20 @@
-"""Small shared pieces: UTC timestamps, money columns, the refusal every operation raises."""
+"""Small shared pieces: UTC timestamps, money columns and the amount rule, the refusal every
+operation raises."""
+import re
 from datetime import datetime, timezone
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import DateTime, Numeric, TypeDecorator
 
+from .formatting import money
+
 MONEY = Numeric(14, 2, asdecimal=True)
 CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("1e12")  # MONEY holds up to 999 999 999 999,99
+# What a typed amount may look like once its spaces (thousands separators) and a trailing "€" are
+# gone: digits, one decimal comma or point. No exponent, no "NaN" or "Infinity".
+_AMOUNT_SPACES = re.compile(r"[\s\u00a0\u202f]+")
+_PLAIN_AMOUNT = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
 
 
 def utcnow() -> datetime:
@@ -57,3 +66,36 @@ class ModifiedMeanwhile(ActionRefused):
 
 class NotFound(Exception):
     """What the person may not see: answered 404 so that a guessed URL reveals nothing."""
+
+
+def parse_amount(value, field: str | None, *, label: str = "Le montant", allow_zero: bool = False) -> Decimal:
+    """A sum in euros typed the French way (``12 500,50 €``), or a French refusal beside ``field``.
+
+    Greater than zero (or zero too with ``allow_zero``), two decimals at most, less than a thousand
+    billion (what ``MONEY`` holds). The one amount rule: forms and operations all call it.
+    """
+    if isinstance(value, str):
+        text = _AMOUNT_SPACES.sub("", value).removesuffix("€")
+        if not text:
+            raise ActionRefused(f"{label} est obligatoire.", field)
+        if not _PLAIN_AMOUNT.fullmatch(text):
+            raise ActionRefused(f"{label} doit être un nombre (par exemple 12500,50).", field)
+        amount = Decimal(text.replace(",", "."))
+    elif value is None:
+        raise ActionRefused(f"{label} est obligatoire.", field)
+    else:
+        try:
+            amount = value if isinstance(value, Decimal) else Decimal(str(value))
+        except (InvalidOperation, ValueError):
+            raise ActionRefused(f"{label} doit être un nombre (par exemple 12500,50).", field) from None
+    if not amount.is_finite():
+        raise ActionRefused(f"{label} doit être un nombre (par exemple 12500,50).", field)
+    if amount < 0 and allow_zero:
+        raise ActionRefused(f"{label} ne peut pas être négatif.", field)
+    if amount < 0 or (amount == 0 and not allow_zero):
+        raise ActionRefused(f"{label} doit être supérieur à zéro.", field)
+    if amount >= MAX_AMOUNT:  # before quantize, which fails on huge exponents
+        raise ActionRefused(f"{label} est trop élevé (au plus {money(MAX_AMOUNT - CENT)}).", field)
+    if amount != amount.quantize(CENT):
+        raise ActionRefused(f"{label} ne peut pas avoir plus de deux décimales.", field)
+    return amount.quantize(CENT)

@@ -15,10 +15,10 @@ from ..auth.operations import create_user, deactivate_user, reactivate_user
 from ..cases.access import visible_cases
 from ..cases.models import Case
 from ..committees.models import Committee
-from ..companies.forms import options
 from ..companies.models import Company
 from ..extensions import db
 from ..formatting import paris_today
+from ..forms import options
 from ..schemes.models import Scheme
 from ..schemes.operations import create_scheme, update_scheme
 from ..web import page_number, perform, role_required, safe_next_url

@@ -9,7 +9,6 @@ with the result flashed in French.
 """
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 from typing import Callable
 
 from flask import Blueprint, abort, flash, redirect, url_for
@@ -21,13 +20,14 @@ from ..committees.models import Meeting
 from ..common import ModifiedMeanwhile
 from ..extensions import db
 from ..formatting import day, money, paris_today
+from ..forms import options
 from ..schemes.models import Scheme
 from ..web import perform, safe_next_url
 from ..workflow import CASE_EVENTS, CASE_MACHINE, LINE_EVENTS, LINE_GRANTED_STATES, LINE_MACHINE
 from . import operations as ops
 from .access import case_or_404, line_or_404, roles_on
 from .event_forms import (CASE_FORMS, LINE_FORMS, AskOpinionForm, EventForm, GiveOpinionForm,
-                          display_form, error_messages, make_choices)
+                          display_form, error_messages)
 from .models import Case, FundingLine, Opinion
 
 bp = Blueprint("case_actions", __name__, url_prefix="/dossiers")
@@ -215,19 +215,15 @@ class _Lookups:
         return self._schemes
 
     def agency_choices(self, excluded_id: int | None):
-        return make_choices([("", "— Choisissez un organisme —", None)] + [
-            (agency.id, agency.name, None) for agency in self.agencies if agency.id != excluded_id])
+        return options(((agency.id, agency.name) for agency in self.agencies if agency.id != excluded_id),
+                       empty="— Choisissez un organisme —")
 
     def scheme_choices(self, excluded_agency_id: int | None):
         names = {agency.id: agency.short_name for agency in self.agencies}
         schemes = sorted((s for s in self.schemes if s.agency_id != excluded_agency_id),
                          key=lambda s: (names.get(s.agency_id, ""), s.name))
-        return make_choices([("", "— Garder le dispositif actuel —", None)] + [
-            (scheme.id, scheme.name, names.get(scheme.agency_id)) for scheme in schemes])
-
-
-def _french_amount(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:.2f}".replace(".", ",")
+        return options(((scheme.id, scheme.name, names.get(scheme.agency_id)) for scheme in schemes),
+                       empty="— Garder le dispositif actuel —")
 
 
 def available_actions(user, case: Case) -> CaseActions:
@@ -258,7 +254,7 @@ def available_actions(user, case: Case) -> CaseActions:
                 entry.actions.append(_line_action(case, line, rule, lookups, today))
         if "line_agent" in line_roles and line.state in OPINION_STATES:
             form = display_form(AskOpinionForm, f"demande-{line.id}-ask_opinion", version=line.version,
-                                due_on=(today + timedelta(days=15)).isoformat())
+                                due_on=today + timedelta(days=15))
             form.agency_id.choices = lookups.agency_choices(line.agency_id)
             entry.actions.append(Action(
                 "ask_opinion", "Demander l'avis d'un partenaire",
@@ -299,13 +295,13 @@ def _case_action(case: Case, rule, lookups: _Lookups) -> Action:
 def _line_action(case: Case, line: FundingLine, rule, lookups: _Lookups, today) -> Action:
     data = {"version": line.version}
     if rule.name == "propose":
-        data["proposed_amount"] = _french_amount(line.requested_amount)
+        data["proposed_amount"] = line.requested_amount
     elif rule.name == "approve":
-        data["granted_amount"] = _french_amount(line.proposed_amount)
+        data["granted_amount"] = line.proposed_amount
     elif rule.name == "sign_agreement":
-        data["signed_on"] = today.isoformat()
+        data["signed_on"] = today
     elif rule.name == "record_payment":
-        data.update(amount=_french_amount(line.remaining_to_pay), paid_on=today.isoformat())
+        data.update(amount=line.remaining_to_pay, paid_on=today)
     form = display_form(LINE_FORMS[rule.name], f"demande-{line.id}-{rule.name}", **data)
     note = None
     if rule.name == "transfer":
@@ -316,8 +312,7 @@ def _line_action(case: Case, line: FundingLine, rule, lookups: _Lookups, today) 
         meetings = db.session.scalars(
             select(Meeting).where(Meeting.committee_id == committee.id, Meeting.meets_on >= today)
             .order_by(Meeting.meets_on)).all()
-        form.meeting_id.choices = make_choices(
-            (meeting.id, _meeting_label(meeting), None) for meeting in meetings)
+        form.meeting_id.choices = options((meeting.id, _meeting_label(meeting)) for meeting in meetings)
         if not meetings:
             note = (f"Aucune séance à venir du comité « {committee.name} » : "
                     "une séance doit être programmée avant d'inscrire la demande.")

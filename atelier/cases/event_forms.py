@@ -1,130 +1,20 @@
 """The forms of the events people fire on a dossier (field names: see shared/design contract).
 
-These forms only carry and coerce what was typed: the rules themselves (amount within the
-proposal, meeting of the right committee, date not in the future…) live in
-``cases/operations.py``, which answers in French beside the field it names.
+These forms read what was typed (an amount is an amount, a date is a date: ``atelier/forms.py``);
+the rules of the event (amount within the proposal, meeting of the right committee, date not in
+the future…) live in ``cases/operations.py``, which answers in French beside the field it names.
 """
-import re
-from datetime import date
-from decimal import Decimal, InvalidOperation
+from wtforms import RadioField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
 
-from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.meta import DefaultMeta
-from wtforms.validators import DataRequired, Length, Optional, StopValidation
-from wtforms.widgets import DateInput
-
+from ..forms import AmountField, DayField, FrenchForm, IdSelectField, VersionField, options
 from .models import OPINION_VERDICTS
 
-try:
-    from wtforms.fields.choices import SelectChoice
-except ImportError:  # WTForms < 3.3: tuples, and a dict of lists for groups
-    SelectChoice = None
-
 REASON_MAX = 5000
-TOO_MUCH = Decimal("1e12")  # as in operations.as_amount
-_FRENCH_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
 
 
-def optional_int(value):
-    """A select's value as an id, or None for anything else (the operation then names the field)."""
-    if value is None or isinstance(value, int):
-        return value
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        return None
-
-
-def make_choices(items) -> list | dict:
-    """Select options from ``(value, label, group or None)`` triples, in the WTForms installed."""
-    items = list(items)
-    if SelectChoice is not None:
-        return [SelectChoice(value=value, label=label, optgroup=group) for value, label, group in items]
-    if any(group for _, _, group in items):
-        grouped: dict = {}
-        for value, label, group in items:
-            grouped.setdefault(group or "", []).append((value, label))
-        return grouped
-    return [(value, label) for value, label, _ in items]
-
-
-class VersionField(HiddenField):
-    """The version of the case (or line) shown on the page: a stale one means "modifié entre-temps"."""
-
-    def __init__(self, label="Version affichée", required=True, **kwargs):
-        super().__init__(label, **kwargs)
-        self.required = required
-
-    def process_formdata(self, valuelist):
-        self.data = optional_int(valuelist[0]) if valuelist else None
-
-    def pre_validate(self, form):
-        if self.required and self.data is None:
-            raise StopValidation("La page ne dit pas quelle version du dossier vous avez vue : "
-                                 "rechargez-la, puis recommencez.")
-
-
-class IdSelectField(SelectField):
-    """A choice of agency, scheme or meeting: any id is taken, the operation checks it."""
-
-    def __init__(self, label=None, **kwargs):
-        kwargs.setdefault("coerce", optional_int)
-        kwargs.setdefault("validate_choice", False)
-        kwargs.setdefault("choices", [])
-        super().__init__(label, **kwargs)
-
-    def process_formdata(self, valuelist):
-        self.data = optional_int(valuelist[0]) if valuelist else None
-
-
-def _not_absurd(form, field):
-    """Reject amounts of a trillion euros or more before the operation has to round them."""
-    text = (field.data or "").replace(" ", "").replace("\u202f", "").replace("\xa0", "").replace(",", ".")
-    try:
-        value = Decimal(text)
-    except (InvalidOperation, ValueError):
-        return  # not a number: the operation says so, in its own words
-    if value.is_finite() and abs(value) >= TOO_MUCH:
-        raise StopValidation("Ce montant est trop élevé.")
-
-
-class MoneyField(StringField):
-    """An amount in euros, typed the French way or not (``12 500,50``): parsed by the operation."""
-
-    def __init__(self, label=None, **kwargs):
-        kwargs.setdefault("render_kw", {"inputmode": "decimal", "autocomplete": "off"})
-        kwargs.setdefault("validators", [Length(max=30, message="Ce montant est trop long."), _not_absurd])
-        super().__init__(label, **kwargs)
-
-
-class DayField(StringField):
-    """A date: ``YYYY-MM-DD`` from a date picker, or ``jj/mm/aaaa`` typed by hand."""
-
-    widget = DateInput()
-
-    def process_formdata(self, valuelist):
-        text = (valuelist[0] if valuelist else "") or ""
-        match = _FRENCH_DATE.match(text)
-        if match:
-            day, month, year = (int(part) for part in match.groups())
-            text = f"{year:04d}-{month:02d}-{day:02d}"
-        self.data = text.strip()
-
-    def _value(self):
-        if isinstance(self.data, date):
-            return self.data.isoformat()
-        return self.data or ""
-
-
-class EventForm(FlaskForm):
+class EventForm(FrenchForm):
     """An event with nothing to fill in: only the version seen."""
-
-    class Meta:
-        locales = ("fr_FR", "fr")
-
-        def get_translations(self, form):  # WTForms' own French messages (no Flask-Babel here)
-            return DefaultMeta.get_translations(self, form)
 
     version = VersionField()
 
@@ -178,21 +68,24 @@ class TransferLineForm(EventForm):
 
 class ProposeForm(EventForm):
     meeting_id = IdSelectField("Séance du comité")
-    proposed_amount = MoneyField("Montant proposé (en euros)")
+    proposed_amount = AmountField("Montant proposé (en euros)", subject="Le montant proposé")
 
 
 class ApproveForm(EventForm):
-    granted_amount = MoneyField("Montant accordé (en euros)")
-    gross_grant_equivalent = MoneyField("Équivalent-subvention brut (en euros, pour une avance ou un prêt)")
+    granted_amount = AmountField("Montant accordé (en euros)", subject="Le montant accordé")
+    gross_grant_equivalent = AmountField("Équivalent-subvention brut (en euros, pour une avance ou un prêt)",
+                                         subject="L'équivalent-subvention brut", allow_zero=True)
 
 
 class SignAgreementForm(EventForm):
-    signed_on = DayField("Date de signature de la convention")
+    signed_on = DayField("Date de signature de la convention",
+                         message="La date de signature doit être une date valide (jj/mm/aaaa).")
 
 
 class RecordPaymentForm(EventForm):
-    amount = MoneyField("Montant versé (en euros)")
-    paid_on = DayField("Date du versement")
+    amount = AmountField("Montant versé (en euros)", subject="Le montant versé")
+    paid_on = DayField("Date du versement",
+                       message="La date du versement doit être une date valide (jj/mm/aaaa).")
 
 
 LINE_FORMS: dict[str, type[EventForm]] = {
@@ -214,7 +107,8 @@ LINE_FORMS: dict[str, type[EventForm]] = {
 
 class AskOpinionForm(EventForm):
     agency_id = IdSelectField("Organisme à consulter")
-    due_on = DayField("Avis attendu au plus tard le")
+    due_on = DayField("Avis attendu au plus tard le",
+                      message="La date d'échéance doit être une date valide (jj/mm/aaaa).")
     question = TextAreaField("Question posée (facultatif)",
                              validators=[Optional(), Length(max=REASON_MAX,
                                                             message=f"{REASON_MAX} caractères au plus.")])
@@ -223,9 +117,9 @@ class AskOpinionForm(EventForm):
 class GiveOpinionForm(EventForm):
     version = VersionField(required=False)  # an opinion is answered once: the operation refuses a second
     verdict = RadioField("Votre avis", validate_choice=False,
-                         choices=make_choices((value, label, None)
-                                              for value, label in OPINION_VERDICTS.items()))
-    intended_amount = MoneyField("Cofinancement envisagé par votre organisme (en euros, facultatif)")
+                         choices=options(OPINION_VERDICTS.items()))
+    intended_amount = AmountField("Cofinancement envisagé par votre organisme (en euros, facultatif)",
+                                  subject="Le montant de cofinancement envisagé", allow_zero=True)
     comment = TextAreaField("Commentaire",
                             validators=[Optional(), Length(max=REASON_MAX,
                                                            message=f"{REASON_MAX} caractères au plus.")])

@@ -8,13 +8,13 @@ when the last line is final, cascades) go through the machines too and write
 their own events, with no actor.
 """
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import func, select, update
 
 from ..agencies.models import Agency
 from ..auth.models import User
-from ..common import CENT, ActionRefused, ModifiedMeanwhile, utcnow
+from ..common import CENT, ActionRefused, ModifiedMeanwhile, parse_amount, utcnow
 from ..committees.models import AgendaItem, Meeting
 from ..companies.models import MINIMIS_CEILINGS, MINIMIS_REGIMES, Company, MinimisAid
 from ..extensions import db
@@ -37,29 +37,6 @@ WHO_LABELS = {
 
 
 # --------------------------------------------------------------------------- helpers
-
-MAX_AMOUNT = Decimal("1e12")  # Numeric(14, 2) holds up to 999 999 999 999,99
-
-def as_amount(value, field: str, *, label: str = "Le montant", allow_zero: bool = False) -> Decimal:
-    """A positive amount in euros with at most two decimals, or a French refusal beside ``field``."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise ActionRefused(f"{label} est obligatoire.", field)
-    try:
-        amount = value if isinstance(value, Decimal) else Decimal(str(value).replace(" ", "")
-                                                                   .replace("\u202f", "")
-                                                                   .replace(",", "."))
-    except (InvalidOperation, ValueError):
-        raise ActionRefused(f"{label} doit être un nombre (par exemple 12500,50).", field) from None
-    if not amount.is_finite():
-        raise ActionRefused(f"{label} doit être un nombre (par exemple 12500,50).", field)
-    if amount < 0 or (amount == 0 and not allow_zero):
-        raise ActionRefused(f"{label} doit être supérieur à zéro.", field)
-    if amount >= MAX_AMOUNT:  # before quantize, which fails on huge exponents
-        raise ActionRefused(f"{label} est trop élevé (au plus {money(MAX_AMOUNT - CENT)}).", field)
-    if amount != amount.quantize(CENT):
-        raise ActionRefused(f"{label} ne peut pas avoir plus de deux décimales.", field)
-    return amount.quantize(CENT)
-
 
 def _required_text(value: str | None, field: str, message: str) -> str:
     text = (value or "").strip()
@@ -227,7 +204,7 @@ def _set_project(case: Case, *, title, description, starts_on, ends_on, eligible
         raise ActionRefused("La date de fin doit suivre la date de début.", "ends_on")
     case.starts_on, case.ends_on = starts_on, ends_on
     case.eligible_cost = (None if eligible_cost in (None, "") else
-                          as_amount(eligible_cost, "eligible_cost", label="Le coût éligible"))
+                          parse_amount(eligible_cost, "eligible_cost", label="Le coût éligible"))
 
 
 def update_project(actor: User, case: Case, *, expected_version=None, **fields) -> None:
@@ -251,7 +228,7 @@ def _check_line_amount(scheme: Scheme, amount: Decimal, eligible_cost: Decimal |
 
 def add_line(actor: User, case: Case, *, scheme: Scheme, requested_amount) -> FundingLine:
     _check_editable(actor, case)
-    amount = as_amount(requested_amount, "requested_amount", label="Le montant demandé")
+    amount = parse_amount(requested_amount, "requested_amount", label="Le montant demandé")
     _check_line_amount(scheme, amount, case.eligible_cost, "requested_amount", "Le montant demandé")
     if any(line.scheme_id == scheme.id for line in case.lines):
         raise ActionRefused("Ce dispositif figure déjà dans le plan de financement.", "scheme")
@@ -285,7 +262,7 @@ def declare_minimis_aid(actor: User, case: Case, *, granted_on: date, granting_b
                      granted_on=granted_on, regime=regime,
                      granting_body=_required_text(granting_body, "granting_body",
                                                   "L'organisme qui a accordé l'aide est obligatoire."),
-                     amount=as_amount(amount, "amount"))
+                     amount=parse_amount(amount, "amount"))
     db.session.add(aid)
     case.minimis_declared = True
     case.updated_at = utcnow()
@@ -512,7 +489,7 @@ def propose_line(actor: User, line: FundingLine, *, meeting: Meeting | None, pro
                                 "meeting")
         if not meeting.is_planned(paris_today()):
             raise ActionRefused("Cette séance est passée : choisissez une séance à venir.", "meeting")
-        amount = as_amount(proposed_amount, "proposed_amount", label="Le montant proposé")
+        amount = parse_amount(proposed_amount, "proposed_amount", label="Le montant proposé")
         if amount > line.requested_amount:
             raise ActionRefused(f"Le montant proposé ne peut pas dépasser le montant demandé "
                                 f"({money(line.requested_amount)}).", "proposed_amount")
@@ -569,7 +546,7 @@ def approve_line(actor: User, line: FundingLine, *, granted_amount, gross_grant_
 
     def check():
         nonlocal amount, gge
-        amount = as_amount(granted_amount, "granted_amount", label="Le montant accordé")
+        amount = parse_amount(granted_amount, "granted_amount", label="Le montant accordé")
         if amount > line.proposed_amount:
             raise ActionRefused(f"Le montant accordé ne peut pas dépasser le montant proposé "
                                 f"({money(line.proposed_amount)}).", "granted_amount")
@@ -578,8 +555,8 @@ def approve_line(actor: User, line: FundingLine, *, granted_amount, gross_grant_
         if scheme.instrument == "grant":
             gge = amount
         else:
-            gge = as_amount(gross_grant_equivalent, "gross_grant_equivalent", allow_zero=True,
-                            label="L'équivalent-subvention brut")
+            gge = parse_amount(gross_grant_equivalent, "gross_grant_equivalent", allow_zero=True,
+                               label="L'équivalent-subvention brut")
             if gge > amount:
                 raise ActionRefused("L'équivalent-subvention brut ne peut pas dépasser le montant "
                                     "accordé.", "gross_grant_equivalent")
@@ -658,7 +635,7 @@ def record_payment(actor: User, line: FundingLine, *, amount, paid_on, expected_
 
     def check():
         nonlocal value, day
-        value = as_amount(amount, "amount", label="Le montant versé")
+        value = parse_amount(amount, "amount", label="Le montant versé")
         if not paid_on:
             raise ActionRefused("Indiquez la date du versement.", "paid_on")
         day = _parse_date(paid_on, "paid_on", "La date du versement")
@@ -759,8 +736,8 @@ def give_opinion(actor: User, opinion: Opinion, *, verdict: str, intended_amount
     if verdict not in OPINION_VERDICTS:
         raise ActionRefused("Choisissez un avis : favorable, réservé ou défavorable.", "verdict")
     amount = (None if intended_amount in (None, "") else
-              as_amount(intended_amount, "intended_amount", allow_zero=True,
-                        label="Le montant de cofinancement envisagé"))
+              parse_amount(intended_amount, "intended_amount", allow_zero=True,
+                           label="Le montant de cofinancement envisagé"))
     opinion.verdict, opinion.intended_amount = verdict, amount
     opinion.comment = (comment or "").strip()
     opinion.answered_by, opinion.answered_at = actor, utcnow()

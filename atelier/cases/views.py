@@ -16,20 +16,20 @@ from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.routing import BuildError
-from wtforms.fields.choices import SelectChoice
 
 from ..agencies.models import Agency
 from ..common import ActionRefused
 from ..committees.models import AgendaItem
 from ..extensions import db
 from ..formatting import day, money, paris_today
+from ..forms import options
 from ..schemes.models import DOCUMENT_KINDS, Scheme
 from ..web import page_number, perform, role_required
 from ..workflow import (CASE_EDITABLE_STATES, CASE_RULES, CASE_STATES, LINE_RULES, LINE_STATES)
 from . import access, documents, operations
 from .actions import available_actions
 from .forms import (DocumentForm, EditProjectForm, LineForm, MessageForm, MinimisForm, NewCaseForm,
-                    NoMinimisForm, amount_value, scheme_choices)
+                    NoMinimisForm, scheme_choices)
 from .models import OPINION_VERDICTS, Case, Event, FundingLine, Message
 
 bp = Blueprint("cases", __name__, url_prefix="/dossiers")
@@ -65,9 +65,9 @@ def new_case():
               "son SIRET, sa taille et son adresse figurent dans chaque dossier.", "info")
         return redirect(url_for("companies.new_company"))
     form = NewCaseForm(data={"company": companies[0].id if len(companies) == 1 else None})
-    placeholder = [("", "— Choisissez —")] if len(companies) > 1 else []
-    form.company.choices = _select_choices(placeholder + [
-        (str(company.id), f"{company.name} (SIRET {format_siret(company.siret)})") for company in companies])
+    form.company.choices = options(
+        ((str(company.id), f"{company.name} (SIRET {format_siret(company.siret)})") for company in companies),
+        empty="— Choisissez —" if len(companies) > 1 else None)
     if form.validate_on_submit():
         company = next(company for company in companies if company.id == form.company.data)
         ok, case = perform(lambda: operations.create_case(current_user, company, **_project_fields(form)),
@@ -91,7 +91,7 @@ def edit_case(reference: str):
     form = EditProjectForm(data=_project_data(case))
     if form.validate_on_submit():
         ok, _ = perform(lambda: operations.update_project(
-            current_user, case, expected_version=_int_or_none(form.version.data), **_project_fields(form)),
+            current_user, case, expected_version=form.version.data, **_project_fields(form)),
             form, success="Le projet est enregistré.")
         if ok:
             return _back_to_edit(case, "projet")
@@ -109,7 +109,7 @@ def add_line(reference: str):
     if form.validate():
         scheme = db.session.get(Scheme, form.scheme.data)
         ok, _ = perform(lambda: operations.add_line(current_user, case, scheme=scheme,
-                                                    requested_amount=amount_value(form.requested_amount)),
+                                                    requested_amount=form.requested_amount.data),
                         form, success=f"La demande au dispositif « {scheme.name} » est ajoutée au plan "
                                       "de financement.")
         if ok:
@@ -141,7 +141,7 @@ def add_minimis(reference: str):
     if form.validate():
         ok, _ = perform(lambda: operations.declare_minimis_aid(
             current_user, case, granted_on=form.granted_on.data, granting_body=form.granting_body.data,
-            amount=amount_value(form.amount), regime=form.regime.data),
+            amount=form.amount.data, regime=form.regime.data),
             form, success="L'aide de minimis est ajoutée à votre déclaration.")
         if ok:
             return _back_to_edit(case, "de-minimis")
@@ -434,28 +434,17 @@ def _status(form) -> int:
     return 422 if form.is_submitted() else 200
 
 
-def _int_or_none(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _select_choices(pairs):
-    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def _project_fields(form) -> dict:
     return {"title": form.title.data, "description": form.description.data,
             "starts_on": form.starts_on.data, "ends_on": form.ends_on.data,
-            "eligible_cost": amount_value(form.eligible_cost)}
+            "eligible_cost": form.eligible_cost.data}
 
 
 def _project_data(case: Case) -> dict:
-    cost = case.eligible_cost
     return {"title": case.title, "description": case.description, "starts_on": case.starts_on,
-            "ends_on": case.ends_on, "version": case.version,
-            "eligible_cost": "" if cost is None else f"{cost:.2f}".replace(".", ",")}
+            "ends_on": case.ends_on, "version": case.version, "eligible_cost": case.eligible_cost}
 
 
 def _unless_editable(case: Case):
@@ -488,8 +477,7 @@ def _line_form(**kwargs) -> LineForm:
 
 def _document_form(case: Case, **kwargs) -> DocumentForm:
     form = DocumentForm(prefix="document", **kwargs)
-    form.kind.choices = _select_choices(
-        (kind, DOCUMENT_KINDS[kind]) for kind in documents.allowed_kinds(case))
+    form.kind.choices = options((kind, DOCUMENT_KINDS[kind]) for kind in documents.allowed_kinds(case))
     return form
 
 

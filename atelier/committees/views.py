@@ -5,6 +5,7 @@ from flask_login import current_user
 from ..exports.agenda import XLSX_MIMETYPE, agenda_filename, write_agenda_workbook
 from ..extensions import db
 from ..formatting import paris_today
+from ..forms import options
 from ..schemes.models import INSTRUMENTS
 from ..web import page_number, perform, role_required, secretary_required
 from .forms import MeetingForm
@@ -33,8 +34,8 @@ def meetings():
 def new_meeting():
     committees = {committee.id: committee for committee in agency_committees(current_user.agency_id)}
     form = MeetingForm()
-    form.committee.choices = [("", "— Choisissez —"),
-                              *((committee.id, committee.name) for committee in committees.values())]
+    form.committee.choices = options(((committee.id, committee.name) for committee in committees.values()),
+                                     empty="— Choisissez —")
     if request.method == "GET":
         wanted = request.args.get("comite", type=int)
         if wanted is not None:

@@ -5,15 +5,13 @@ beside its field; the forms call them to show every error at once, and the opera
 again so that no path (CLI, tests, another view) can store an invalid company.
 """
 import re
-from decimal import Decimal
 
 from sqlalchemy import select
 from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength, ValidationError
 from stdnum.fr import siret as stdnum_siret
 
 from ..auth.models import User
-from ..cases.operations import as_amount
-from ..common import ActionRefused
+from ..common import ActionRefused, parse_amount
 from ..extensions import db
 from .models import Company
 
@@ -42,7 +40,6 @@ DEPARTEMENTS = frozenset(
 )
 _NAF = re.compile(r"^(\d{2})\.?(\d{2})([A-Z])$")
 _POSTCODE = re.compile(r"^\d{5}$")
-_PLAIN_NUMBER = re.compile(r"^\+?\d+([.,]\d+)?$")
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 
 
@@ -94,19 +91,6 @@ def parse_headcount(value, field: str = "headcount") -> int:
     if number < 0:
         raise ActionRefused("L'effectif ne peut pas être négatif.", field)
     return number
-
-
-def parse_amount(value, field: str, label: str) -> Decimal:
-    """A sum in euros ≥ 0; French decimal comma, spaces and a trailing € accepted."""
-    if isinstance(value, str):
-        value = _SPACES.sub("", value).removesuffix("€")
-        if value.startswith("-"):
-            raise ActionRefused(f"{label} ne peut pas être négatif.", field)
-        if value and not _PLAIN_NUMBER.match(value):  # no 1e400, NaN, Infinity…
-            raise ActionRefused(f"{label} doit être un nombre (par exemple 12500,50).", field)
-    elif isinstance(value, (int, Decimal)) and value < 0:
-        raise ActionRefused(f"{label} ne peut pas être négatif.", field)
-    return as_amount(value, field, label=label, allow_zero=True)
 
 
 def parse_postcode(value: str | None, field: str = "postcode") -> str:
@@ -161,8 +145,9 @@ def _clean_fields(*, name, legal_form, naf_code, headcount, turnover, balance_sh
         "legal_form": parse_legal_form(legal_form),
         "naf_code": parse_naf_code(naf_code),
         "headcount": parse_headcount(headcount),
-        "turnover": parse_amount(turnover, "turnover", "Le chiffre d'affaires"),
-        "balance_sheet": parse_amount(balance_sheet, "balance_sheet", "Le total du bilan"),
+        "turnover": parse_amount(turnover, "turnover", label="Le chiffre d'affaires", allow_zero=True),
+        "balance_sheet": parse_amount(balance_sheet, "balance_sheet", label="Le total du bilan",
+                                      allow_zero=True),
         "address": clean_text(address, "address", "L'adresse", 300),
         "postcode": clean_postcode,
         "commune": clean_text(commune, "commune", "La commune", 100),

@@ -9,8 +9,8 @@ from ..agencies.models import Agency
 from ..agencies.operations import check_admin
 from ..auth.models import User
 from ..committees.models import Committee
-from ..common import ActionRefused
-from ..companies.operations import clean_text, parse_amount
+from ..common import ActionRefused, parse_amount
+from ..companies.operations import clean_text
 from ..extensions import db
 from .models import DOCUMENT_KINDS, INSTRUMENTS, REGIMES, Scheme
 
@@ -79,7 +79,7 @@ def parse_documents(values, field: str = "required_documents") -> list[str]:
 
 
 def parse_positive_amount(value, field: str, label: str) -> Decimal:
-    amount = parse_amount(value, field, label)
+    amount = parse_amount(value, field, label=label, allow_zero=True)
     if amount == 0:
         raise ActionRefused(f"{label} doit être supérieur à zéro.", field)
     return amount
@@ -110,7 +110,7 @@ def _set_fields(scheme: Scheme, *, code, name, agency: Agency | None, committee:
         raise ActionRefused("La date de clôture ne peut pas précéder la date d'ouverture.", "closes_on")
     budget = None
     if annual_budget not in (None, "") and str(annual_budget).strip():
-        budget = parse_amount(annual_budget, "annual_budget", "L'enveloppe annuelle")
+        budget = parse_amount(annual_budget, "annual_budget", label="L'enveloppe annuelle", allow_zero=True)
     scheme.code = code
     scheme.name = clean_text(name, "name", "Le nom", 200)
     scheme.agency = agency
