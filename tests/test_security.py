@@ -63,3 +63,18 @@ def test_a_body_over_the_limit_gets_a_french_413(client, app, monkeypatch):
     response = client.post("/inscription", data={"name": "x" * 5000})
     assert response.status_code == 413
     assert "taille maximale" in response.get_data(as_text=True)
+
+
+def test_control_characters_in_a_reason_are_dropped_not_a_500(client, world, create_case):
+    """PostgreSQL refuses NUL in text: typed text loses its control characters before any write."""
+    from tests.conftest import login
+
+    case = create_case("submitted")
+    login(client, world.region_agent)
+    response = client.post(f"/dossiers/{case.reference}/actions/dismiss",
+                           data={"version": case.version, "reason": "Hors\x00 périmètre\x07"})
+    assert response.status_code == 303
+    db.session.refresh(case)
+    assert case.state == "dismissed"
+    case_dismissal = [event for event in case.events if event.entity == "case" and event.name == "dismiss"]
+    assert [event.reason for event in case_dismissal] == ["Hors périmètre"]

@@ -7,7 +7,7 @@ the future…) live in ``cases/operations.py``, which answers in French beside t
 from wtforms import RadioField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..forms import AmountField, DayField, FrenchForm, IdSelectField, VersionField, options
+from ..forms import AmountField, DayField, FrenchForm, IdSelectField, VersionField, multi_line, options
 from .models import OPINION_VERDICTS
 
 REASON_MAX = 5000
@@ -26,7 +26,7 @@ def _reason(label: str, message: str | None):
         validators.insert(0, DataRequired(message))
     else:
         validators.insert(0, Optional())
-    return TextAreaField(label, validators=validators)
+    return TextAreaField(label, validators=validators, filters=[multi_line])
 
 
 def reason_form(label: str, message: str | None) -> type[EventForm]:
@@ -39,7 +39,8 @@ class RequestInfoForm(EventForm):
     message = TextAreaField(
         "Message au demandeur : ce qui manque au dossier",
         validators=[DataRequired("Écrivez au demandeur ce qui manque au dossier."),
-                    Length(max=REASON_MAX, message=f"{REASON_MAX} caractères au plus.")])
+                    Length(max=REASON_MAX, message=f"{REASON_MAX} caractères au plus.")],
+        filters=[multi_line])
 
 
 class TransferLeadForm(EventForm):
@@ -111,7 +112,8 @@ class AskOpinionForm(EventForm):
                       message="La date d'échéance doit être une date valide (jj/mm/aaaa).")
     question = TextAreaField("Question posée (facultatif)",
                              validators=[Optional(), Length(max=REASON_MAX,
-                                                            message=f"{REASON_MAX} caractères au plus.")])
+                                                            message=f"{REASON_MAX} caractères au plus.")],
+                             filters=[multi_line])
 
 
 class GiveOpinionForm(EventForm):
@@ -122,7 +124,8 @@ class GiveOpinionForm(EventForm):
                                   subject="Le montant de cofinancement envisagé", allow_zero=True)
     comment = TextAreaField("Commentaire",
                             validators=[Optional(), Length(max=REASON_MAX,
-                                                           message=f"{REASON_MAX} caractères au plus.")])
+                                                           message=f"{REASON_MAX} caractères au plus.")],
+                            filters=[multi_line])
 
 
 def display_form(form_class: type[EventForm], id_prefix: str, **data) -> EventForm:

@@ -4,17 +4,11 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..formatting import paris_today
+from ..forms import optional_int
 from ..web import page_number, role_required
 from .queries import DEFAULT_SECTION, SECTIONS, scheme_choices, section_counts, section_query
 
 bp = Blueprint("inbox", __name__, url_prefix="/organisme")
-
-
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
 
 
 @bp.get("/")
@@ -24,7 +18,7 @@ def inbox():
     state = request.args.get("state") or None
     if state not in section.states:
         state = None
-    scheme_id = _int_or_none(request.args.get("scheme"))
+    scheme_id = optional_int(request.args.get("scheme"))
     query = section_query(current_user, section, state=state, scheme_id=scheme_id)
     page = db.paginate(query, page=page_number(), per_page=current_app.config["PAGE_SIZE"], error_out=False)
     filters = {"section": section.key}
