@@ -1,10 +1,14 @@
-"""``flask --app atelier <command>``: init-db, seed-demo, create-user."""
+"""``flask --app atelier <command>``: init-db, seed-demo, create-user, and the export-… commands."""
 import click
 from flask import Flask
 from flask_migrate import upgrade
 
 
 def register_commands(app: Flask) -> None:
+    from .exports.commands import register_export_commands
+
+    register_export_commands(app)
+
     @app.cli.command("init-db")
     def init_db() -> None:
         """Create the database or upgrade it to the latest migration."""
