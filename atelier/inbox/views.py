@@ -1,14 +1,27 @@
-"""The agency inbox (corbeille): what waits for the agent's agency, in tabs, filtered and paginated."""
-from flask import Blueprint, current_app, render_template, request
+"""The agency inbox (corbeille): what waits for the agent's agency, in tabs, filtered and paginated;
+and the agency's downloads: its portfolio (Excel or CSV) and its grants as open data (SCDL).
+
+The downloads always concern the agent's own agency, taken from ``current_user``: no URL names an
+agency, so there is no other agency's file to ask for.
+"""
+from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
+from ..common import ActionRefused
+from ..exports.opendata import CSV_MIMETYPE as OPENDATA_MIMETYPE
+from ..exports.opendata import MIN_YEAR, opendata_file, opendata_filename, parse_year
+from ..exports.portfolio import (CSV_MIMETYPE, FORMATS, XLSX_MIMETYPE, parse_filters, portfolio_file,
+                                 portfolio_filename, scheme_and_committee_choices)
 from ..extensions import db
 from ..formatting import paris_today
 from ..forms import optional_int
 from ..web import page_number, role_required
-from .queries import DEFAULT_SECTION, SECTIONS, scheme_choices, section_counts, section_query
+from ..workflow import LINE_STATES
+from .queries import DEFAULT_SECTION, SECTIONS, section_counts, section_query
 
 bp = Blueprint("inbox", __name__, url_prefix="/organisme")
+
+FORMAT_LABELS = {"xlsx": "Excel (.xlsx)", "csv": "CSV (séparateur point-virgule)"}
 
 
 @bp.get("/")
@@ -26,6 +39,46 @@ def inbox():
         filters["state"] = state
     if scheme_id:
         filters["scheme"] = scheme_id
+    today = paris_today()
+    schemes, committees = scheme_and_committee_choices()
     return render_template("inbox/inbox.html", section=section, sections=SECTIONS, page=page,
-                           counts=section_counts(current_user), schemes=scheme_choices(),
-                           state=state, scheme_id=scheme_id, filters=filters, today=paris_today())
+                           counts=section_counts(current_user), schemes=schemes,
+                           state=state, scheme_id=scheme_id, filters=filters, today=today,
+                           committees=committees, line_states=LINE_STATES,
+                           export_formats=FORMAT_LABELS,
+                           opendata_years=list(range(today.year, max(MIN_YEAR, today.year - 6), -1)))
+
+
+@bp.get("/exports/portefeuille")
+@role_required("agent")
+def export_lines():
+    """The agency's portfolio (every line it holds or held), filtered, as .xlsx or .csv."""
+    fmt = request.args.get("format") or "xlsx"
+    try:
+        if fmt not in FORMATS:
+            raise ActionRefused("Choisissez le format du fichier : Excel (.xlsx) ou CSV.", "format")
+        filters = parse_filters(state=request.args.get("state"), scheme=request.args.get("scheme"),
+                                committee=request.args.get("committee"),
+                                submitted_from=request.args.get("from"), submitted_to=request.args.get("to"))
+    except ActionRefused as refused:
+        flash(f"Export du portefeuille impossible : {refused.message}", "error")
+        return redirect(url_for("inbox.inbox"))
+    agency = current_user.agency
+    handle = portfolio_file(agency, filters, fmt)
+    return send_file(handle, mimetype=XLSX_MIMETYPE if fmt == "xlsx" else CSV_MIMETYPE, as_attachment=True,
+                     download_name=portfolio_filename(agency, fmt, paris_today()), max_age=0)
+
+
+@bp.get("/exports/donnees-ouvertes")
+@role_required("agent")
+def export_opendata():
+    """The grants the agency awarded in a year, in the national SCDL « Subventions » 2.1.1 format."""
+    agency = current_user.agency
+    try:
+        year = parse_year(request.args.get("year"))
+        handle = opendata_file(agency, year)
+    except ActionRefused as refused:
+        flash(f"Export des données ouvertes impossible : {refused.message}", "error")
+        return redirect(url_for("inbox.inbox"))
+    return send_file(handle, mimetype=OPENDATA_MIMETYPE, as_attachment=True,
+                     download_name=opendata_filename(agency, year), max_age=0)
