@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from flask import Flask
 
-from ..common import ActionRefused, NotFound
+from ..common import ActionRefused
 
 
 def register_export_commands(app: Flask) -> None:
@@ -31,8 +31,10 @@ def register_export_commands(app: Flask) -> None:
                                        "version.") from None
         if not output.lower().endswith(".xlsx"):
             raise click.ClickException("Le nom du fichier doit finir par .xlsx.")
-        _run(lambda path: export_meeting_to(meeting_id, path), output,
-             not_found=f"Séance inconnue : {meeting_id}.")
+        try:  # it writes the file whole or not at all, and refuses an unknown meeting in French
+            export_meeting_to(meeting_id, output)
+        except ActionRefused as refused:
+            raise click.ClickException(refused.message) from None
         click.echo(f"Dossier de séance écrit dans {output}.")
 
     @app.cli.command("export-lines")
@@ -78,7 +80,7 @@ def register_export_commands(app: Flask) -> None:
         click.echo(f"Subventions {year} (SCDL 2.1.1) écrites dans {output}.")
 
 
-def _run(export, output: str, *, not_found: str | None = None) -> None:
+def _run(export, output: str) -> None:
     """Run ``export(path)`` into a temporary file beside ``output``, then put it in place.
 
     A refusal becomes a French error (exit status 1) and leaves ``output`` as it was: a scheduled
@@ -86,14 +88,11 @@ def _run(export, output: str, *, not_found: str | None = None) -> None:
     """
     target = Path(output)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partiel")
-    lookup_errors = (NotFound, LookupError) if not_found else (NotFound,)
     try:
         export(str(partial))
         os.replace(partial, target)
     except ActionRefused as refused:
         raise click.ClickException(refused.message) from None
-    except lookup_errors:
-        raise click.ClickException(not_found or "Élément introuvable.") from None
     except OSError as error:
         raise click.ClickException(f"Impossible d'écrire {output} : {error.strerror or error}.") from None
     finally:
