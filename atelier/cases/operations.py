@@ -337,10 +337,16 @@ def submit_case(actor: User, case: Case, *, expected_version=None) -> Event:
     case.lead_agency_id = lead_line.agency_id
     case.submitted_at = utcnow()
     event.data = {"lead_agency": lead_line.agency.short_name}
-    for agency_id in {case.lead_agency_id, *(line.agency_id for line in case.lines)}:
-        _grant_access(case, agency_id)
+    _grant_access_to_line_agencies(case)
     db.session.flush()
     return event
+
+
+def _grant_access_to_line_agencies(case: Case) -> None:
+    """Every agency holding a line sees the case (the lead holds one too). Called on resubmission
+    as well: a dossier sent back as incomplete may come back with lines to new agencies."""
+    for agency_id in {line.agency_id for line in case.lines}:
+        _grant_access(case, agency_id)
 
 
 def request_info(actor: User, case: Case, *, message: str, expected_version=None) -> Event:
@@ -360,6 +366,7 @@ def resubmit_case(actor: User, case: Case, *, expected_version=None) -> Event:
     if case.clock_paused_at is not None:
         case.paused_seconds += int((utcnow() - case.clock_paused_at).total_seconds())
         case.clock_paused_at = None
+    _grant_access_to_line_agencies(case)
     db.session.flush()
     return event
 
