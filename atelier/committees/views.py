@@ -1,8 +1,10 @@
-"""Committee pages (agents only): the meetings of my agency, planning one, the agenda and its workbook."""
+"""Committee pages (agents only): the meetings of my agency, planning one, the agenda and its pack."""
+from tempfile import SpooledTemporaryFile
+
 from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from ..exports.agenda import XLSX_MIMETYPE, agenda_filename, write_agenda_workbook
+from ..exports.pack import XLSX_MIMETYPE, pack_filename, write_meeting_pack
 from ..extensions import db
 from ..formatting import paris_today
 from ..forms import options
@@ -13,6 +15,8 @@ from .operations import (agency_committees, agency_meetings, agenda_counts, agen
                          meeting_of_agency)
 
 bp = Blueprint("committees", __name__, url_prefix="/comites")
+
+PACK_SPOOL_BYTES = 4 * 1024 * 1024  # a larger pack goes to a temporary file on disk
 
 
 @bp.get("/")
@@ -75,9 +79,17 @@ def show_meeting(meeting_id: int):
 @bp.get("/seances/<int:meeting_id>/ordre-du-jour.xlsx")
 @role_required("agent")
 def agenda_workbook(meeting_id: int):
+    """The meeting pack (Synthèse, Dossiers, Avis), for the agents of the committee's agency."""
     meeting = meeting_of_agency(meeting_id, current_user.agency_id)
     if meeting is None:
         abort(404)
-    stream = write_agenda_workbook(meeting)
+    stream = SpooledTemporaryFile(max_size=PACK_SPOOL_BYTES)
+    try:
+        write_meeting_pack(meeting, stream)
+        stream.seek(0)
+    except BaseException:
+        stream.close()
+        raise
+    # send_file closes the stream once the response is sent
     return send_file(stream, mimetype=XLSX_MIMETYPE, as_attachment=True,
-                     download_name=agenda_filename(meeting), max_age=0)
+                     download_name=pack_filename(meeting), max_age=0)
