@@ -1,10 +1,15 @@
 """Who may see what, in one place: every list and every lookup goes through these scopes."""
+import re
+
 from flask import abort, has_request_context, request
 from sqlalchemy import Select, exists, select
 
 from ..auth.models import User
 from ..companies.models import company_members
+from ..extensions import db
 from .models import Case, CaseAgency, Document, FundingLine
+
+REFERENCE_SHAPE = re.compile(r"AP-[0-9]{4}-[0-9]{5}")  # what operations.next_reference gives
 
 
 def visible_cases(user: User) -> Select:
@@ -23,8 +28,8 @@ def visible_cases(user: User) -> Select:
 
 
 def case_or_404(user: User, reference: str) -> Case:
-    from ..extensions import db
-
+    if not REFERENCE_SHAPE.fullmatch(reference):  # PostgreSQL refuses some text (NUL) as a parameter
+        abort(404)
     query = visible_cases(user).where(Case.reference == reference)
     case = db.session.scalars(query).first()
     if case is None:
@@ -48,8 +53,6 @@ def document_or_404(user: User, case: Case, document_id: int) -> Document:
 
 def is_member(user: User, company_id: int) -> bool:
     """Whether ``user`` belongs to the company; asked once per request (pages ask it per line)."""
-    from ..extensions import db
-
     if not user.is_applicant:
         return False
     cache = _request_cache()
