@@ -48,14 +48,19 @@ def multi_line(value):
     return "".join(char for char in value if char in "\n\t" or unicodedata.category(char) != "Cc").strip()
 
 
+MAX_ID = 2**31 - 1  # ids and versions are INTEGER columns: PostgreSQL refuses more in a query
+
+
 def optional_int(value):
-    """A posted id as an ``int``; ``None`` for the empty placeholder and for anything forged."""
+    """A posted id as an ``int``; ``None`` for the empty placeholder and for anything forged,
+    numbers too large for the database included."""
     if value is None or isinstance(value, int):
         return value
     try:
-        return int(str(value).strip())
+        number = int(str(value).strip())
     except ValueError:
         return None
+    return number if -MAX_ID <= number <= MAX_ID else None
 
 
 def options(items, *, empty: str | None = None) -> list[SelectChoice]:

@@ -91,8 +91,13 @@ def safe_next_url(default: str) -> str:
     return default
 
 
+MAX_PAGE = 100_000  # beyond it the OFFSET no longer fits the database's integer
+
+
 def page_number() -> int:
+    """The ``page`` asked for, 1 for anything that is not a page number."""
     try:
-        return max(1, int(request.args.get("page", 1)))
+        page = int(request.args.get("page", 1))
     except ValueError:
         return 1
+    return min(max(1, page), MAX_PAGE)

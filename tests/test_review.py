@@ -47,3 +47,30 @@ def test_a_malformed_reference_is_a_404_without_asking_the_database(client, worl
         assert client.get(f"/dossiers/{reference}").status_code == 404
         assert client.post(f"/dossiers/{reference}/messages", data={"body": "x"}).status_code == 404
     assert not [statement for statement in seen if "FROM cases" in statement]
+
+
+# --------------------------------------------------------------------------- numbers too large for the database
+
+HUGE = "99999999999999999999999"
+
+
+def test_huge_page_numbers_and_filters_are_not_a_500(client, world, create_case):
+    create_case("submitted")
+    login(client, world.region_agent)
+    assert client.get(f"/organisme/?scheme={HUGE}").status_code == 200
+    assert client.get("/organisme/?scheme=2147483648").status_code == 200  # just past PostgreSQL's INTEGER
+    assert client.get(f"/organisme/?page={HUGE}").status_code == 200
+    login(client, world.applicant)
+    assert client.get(f"/dossiers/?page={HUGE}").status_code == 200
+
+
+def test_a_huge_id_in_a_form_is_a_choice_not_made(client, world, create_case):
+    case = create_case("submitted")
+    login(client, world.region_agent)
+    response = client.post(f"/dossiers/{case.reference}/actions/transfer_lead",
+                           data={"version": case.version, "agency_id": HUGE, "reason": "Mieux placé."})
+    assert response.status_code == 303
+    with client.session_transaction() as session:
+        assert "Choisissez l'organisme qui pilotera le dossier." in str(session["_flashes"])
+    db.session.refresh(case)
+    assert case.lead_agency_id == world.region.id
