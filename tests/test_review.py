@@ -1,11 +1,13 @@
 """Findings of the code review of issue 2, each pinned by a test that failed before its fix."""
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event
 
 from atelier.cases import operations as ops
 from atelier.extensions import db
+from atelier.formatting import paris_today
 from tests.conftest import login
 
 
@@ -74,3 +76,22 @@ def test_a_huge_id_in_a_form_is_a_choice_not_made(client, world, create_case):
         assert "Choisissez l'organisme qui pilotera le dossier." in str(session["_flashes"])
     db.session.refresh(case)
     assert case.lead_agency_id == world.region.id
+
+
+# --------------------------------------------------------------------------- rules of domain.md
+
+def test_a_dossier_sent_back_after_review_began_can_come_back_once_its_scheme_has_closed(
+        world, create_case, agent_of):
+    case = create_case("in_review")
+    world.region_scheme.opens_on = paris_today() - timedelta(days=60)
+    world.region_scheme.closes_on = paris_today() - timedelta(days=1)  # the call for projects ended
+    ops.request_info(agent_of(case.lead_agency), case, message="Joignez le dernier bilan.")
+    assert ops.submission_problems(case, paris_today()) == []
+    ops.resubmit_case(world.applicant, case)
+    assert case.state == "submitted"
+
+
+def test_a_new_line_to_a_closed_scheme_still_keeps_a_dossier_from_being_submitted(world, create_case):
+    case = create_case("draft")
+    world.bpi_scheme.closes_on = paris_today() - timedelta(days=1)
+    assert any("n'est pas ouvert" in problem for problem in ops.submission_problems(case, paris_today()))

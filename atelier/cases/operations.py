@@ -302,6 +302,11 @@ def submission_problems(case: Case, today: date) -> list[str]:
     if not case.lines:
         problems.append("Ajoutez au moins une demande de financement au plan de financement.")
     for number, line in enumerate(case.lines, start=1):
+        if line.state != "requested":
+            # Filed in time and already in review: a dossier sent back as incomplete must not be
+            # stuck there because a scheme closed since (nobody could then withdraw or dismiss it
+            # once a line is granted).
+            continue
         scheme = line.scheme
         if not scheme.is_open_on(today):
             problems.append(f"Demande {number} : le dispositif « {scheme.name} » n'est pas ouvert "
