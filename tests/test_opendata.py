@@ -64,20 +64,20 @@ def scdl_problems(row: dict[str, str]) -> list[str]:
         problems.append("idBeneficiaire ou rnaBeneficiaire requis")
     if not real_date(row["dateConvention"]):
         problems.append(f"dateConvention pas une date ISO : {row['dateConvention']!r}")
-    if len(row["objet"]) >= 256:
+    if len(row["objet"]) > 256:  # maxLength 256 ("moins de 256 caractères" on schema.data.gouv.fr)
         problems.append("objet trop long")
     if not NUMBER.match(row["montant"]) or Decimal(row["montant"]) < 0:
         problems.append(f"montant pas un nombre à point décimal : {row['montant']!r}")
     if row["nature"] not in NATURES:
         problems.append(f"nature hors liste : {row['nature']!r}")
-    if len(row["conditionsVersement"]) >= 256:
+    if len(row["conditionsVersement"]) > 256:
         problems.append("conditionsVersement trop long")
     period = row["datesPeriodeVersement"]
     if not PERIOD.match(period) or not all(real_date(part) for part in period.split("/")):
         problems.append(f"datesPeriodeVersement hors motif : {period!r}")
     elif "/" in period and period.split("/")[0] > period.split("/")[1]:
         problems.append(f"datesPeriodeVersement à l'envers : {period!r}")
-    if len(row["idRAE"]) >= 5:
+    if len(row["idRAE"]) > 5:  # maxLength 5: the schema's own example is "12345"
         problems.append("idRAE trop long")
     if row["notificationUE"] not in ("oui", "non"):
         problems.append(f"notificationUE ni oui ni non : {row['notificationUE']!r}")
@@ -155,6 +155,31 @@ def decided(world, create_case):
 
 
 # --------------------------------------------------------------------------- the schema
+
+VALID_ROW = {
+    "nomAttribuant": "Région Bretagne", "idAttribuant": "23350001600040", "dateConvention": "2017-06-27",
+    "referenceDecision": "2017-03-103", "nomBeneficiaire": "Association", "idBeneficiaire": "38047555800058",
+    "rnaBeneficiaire": "", "objet": "x" * 256, "montant": "47800.20", "nature": "aide en numéraire",
+    "conditionsVersement": "échelonné", "datesPeriodeVersement": "2017-03-14/2018-03-14", "idRAE": "12345",
+    "notificationUE": "non", "pourcentageSubvention": "0.45", "dispositifAide": "",
+}
+
+
+@pytest.mark.parametrize("field, value", [
+    ("nomAttribuant", ""), ("idAttribuant", "2335000160004"), ("idAttribuant", "23350001600041"),
+    ("dateConvention", "27/06/2017"), ("dateConvention", "2017-02-30"), ("nomBeneficiaire", ""),
+    ("idBeneficiaire", "38047555800059"), ("rnaBeneficiaire", "W12"), ("objet", "x" * 257),
+    ("montant", "47800,20"), ("montant", "1e3"), ("nature", "aide en numéraire,aide en nature"),
+    ("conditionsVersement", ""), ("datesPeriodeVersement", "2017-03-14_2018-03-14"),
+    ("datesPeriodeVersement", "2018-03-14/2017-03-14"), ("idRAE", "123456"), ("notificationUE", "false"),
+    ("pourcentageSubvention", "0.001"), ("pourcentageSubvention", "1.5"), ("pourcentageSubvention", "45%"),
+])
+def test_the_validator_catches_every_broken_constraint(field, value):
+    assert scdl_problems(VALID_ROW) == []  # the example of the schema's documentation is valid
+    assert scdl_problems({**VALID_ROW, field: value}), (field, value)
+    assert scdl_problems({**VALID_ROW, "idBeneficiaire": "", "rnaBeneficiaire": ""})
+    assert scdl_problems({**VALID_ROW, "idBeneficiaire": "", "rnaBeneficiaire": "W380475558"}) == []
+
 
 def test_fields_are_those_of_scdl_2_1_1_and_of_the_docs(world):
     assert FIELDS == SCDL_FIELDS

@@ -280,6 +280,15 @@ def test_typed_text_comes_back_as_exact_text_in_the_workbook(world, tricky):
     assert not row["Référence du dossier"].quotePrefix
 
 
+@pytest.mark.parametrize("title", ["#N/A", "#REF!", "=1+1", "-", "@", "TRUE", "12", "2024-01-01"])
+def test_texts_that_look_like_values_stay_text(world, granted, title):
+    case = granted()
+    case.title = title
+    db.session.commit()
+    cell = read_xlsx(export_bytes(world.region, "xlsx"))[2][COL["Projet"]]
+    assert cell.value == title and cell.data_type == "s"
+
+
 def test_typed_text_is_quoted_in_the_csv(world, tricky):
     rows = read_csv(export_bytes(world.region, "csv"))
     row = next(r for r in rows[1:] if r[COL["Dispositif"]] == world.region_scheme.name)

@@ -39,7 +39,7 @@ FIELDS = [
     "idBeneficiaire", "rnaBeneficiaire", "objet", "montant", "nature", "conditionsVersement",
     "datesPeriodeVersement", "idRAE", "notificationUE", "pourcentageSubvention", "dispositifAide",
 ]
-OBJET_MAX_LENGTH = 255  # the schema: "moins de 256 caractères"
+OBJET_MAX_LENGTH = 255  # the schema: at most 256 characters ("moins de 256 caractères"); one to spare
 NATURE = "aide en numéraire"  # a grant is paid in money
 SINGLE_BENEFICIARY = "1.00"
 CSV_MIMETYPE = "text/csv; charset=utf-8"

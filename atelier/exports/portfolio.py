@@ -30,7 +30,6 @@ from decimal import Decimal
 from typing import BinaryIO, Iterable, Iterator
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import aliased, joinedload
 
@@ -88,6 +87,7 @@ COLUMNS: list[tuple[str, str, int]] = [
 HEADERS = [header for header, _, _ in COLUMNS]
 KINDS = [kind for _, kind, _ in COLUMNS]
 
+_RISKY_STARTS = (*FORMULA_PREFIXES, "#")  # "#": openpyxl reads "#N/A", "#REF!"… as error values
 _STILL_PAYING = frozenset({"approved", "agreement_signed"})
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
 
@@ -254,17 +254,31 @@ def write_portfolio_xlsx(rows: Iterable[list], target) -> None:
     makers = [_CELL_MAKERS[kind] for kind in KINDS]
     last_row = 1
     for row in rows:
-        ws.append([make(ws, value) for make, value in zip(makers, row)])
+        ws.append([None if value is None else make(ws, value) for make, value in zip(makers, row)])
         last_row += 1
     set_filter(ws, len(COLUMNS), last_row)
     workbook.save(target)
 
 
-def _int_cell(ws, value):
-    return WriteOnlyCell(ws, value)
+def _text(ws, value):
+    """Inert text. A styled cell costs openpyxl a failed conversion per cell (it first tries the cell
+    as a value), so a text that cannot become anything else goes as a plain ``str``: openpyxl stores
+    it with the same text type ``s``. A risky start (``=`` would become a formula, ``#N/A`` an error
+    value, ``+``, ``-``, ``@``… a formula once edited) goes through ``text_cell`` (explicit text
+    type, quote prefix)."""
+    text = clean_text(value)
+    if not text:
+        return None
+    if text.startswith(_RISKY_STARTS):
+        return text_cell(ws, text)
+    return text
 
 
-_CELL_MAKERS = {"text": text_cell, "int": _int_cell, "money": money_cell, "date": date_cell}
+def _number(ws, value):
+    return value
+
+
+_CELL_MAKERS = {"text": _text, "int": _number, "money": money_cell, "date": date_cell}
 
 
 def inert_csv_text(value) -> str:
