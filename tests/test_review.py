@@ -95,3 +95,28 @@ def test_a_new_line_to_a_closed_scheme_still_keeps_a_dossier_from_being_submitte
     case = create_case("draft")
     world.bpi_scheme.closes_on = paris_today() - timedelta(days=1)
     assert any("n'est pas ouvert" in problem for problem in ops.submission_problems(case, paris_today()))
+
+
+# --------------------------------------------------------------------------- fixed number of queries
+
+def test_the_dossier_page_reads_the_meetings_to_propose_to_once(client, world, create_case, create_scheme,
+                                                                  create_committee, create_meeting):
+    def in_review_case(schemes):
+        case = create_case("in_review", lines=[(scheme, "1000") for scheme in schemes])
+        return case.reference
+
+    one = in_review_case([world.region_scheme])
+    committees = [create_committee(world.region) for _ in range(3)]
+    for committee in committees:
+        create_meeting(committee)
+    many = in_review_case([world.region_scheme] + [create_scheme(world.region, committee=committee)
+                                                   for committee in committees])
+    login(client, world.region_agent)
+    counts = []
+    for reference in (one, one, many):  # the first request also loads the person
+        db.session.expunge_all()
+        with statements() as seen:
+            page = client.get(f"/dossiers/{reference}").get_data(as_text=True)
+        counts.append(len(seen))
+    assert page.count("/actions/propose\"") == 4
+    assert counts[2] == counts[1]

@@ -198,9 +198,11 @@ class CaseActions:
 class _Lookups:
     """Choices shared by the forms of one page, each read once."""
 
-    def __init__(self):
+    def __init__(self, case: Case, today):
+        self._case, self._today = case, today
         self._agencies = None
         self._schemes = None
+        self._meetings = None
 
     @property
     def agencies(self) -> list[Agency]:
@@ -213,6 +215,19 @@ class _Lookups:
         if self._schemes is None:
             self._schemes = list(db.session.scalars(select(Scheme).order_by(Scheme.name)))
         return self._schemes
+
+    def upcoming_meetings(self, committee_id: int) -> list[Meeting]:
+        """The meetings to come of ``committee_id``, soonest first; those of every committee of
+        the case's lines are read at once (a case may hold several lines to propose)."""
+        if self._meetings is None:
+            committee_ids = {line.scheme.committee_id for line in self._case.lines}
+            self._meetings = {}
+            for meeting in db.session.scalars(
+                    select(Meeting).where(Meeting.committee_id.in_(committee_ids),
+                                          Meeting.meets_on >= self._today)
+                    .order_by(Meeting.meets_on, Meeting.id)):
+                self._meetings.setdefault(meeting.committee_id, []).append(meeting)
+        return self._meetings.get(committee_id, [])
 
     def agency_choices(self, excluded_id: int | None):
         return options(((agency.id, agency.name) for agency in self.agencies if agency.id != excluded_id),
@@ -234,8 +249,8 @@ def available_actions(user, case: Case) -> CaseActions:
     result = CaseActions()
     if user is None or not getattr(user, "is_authenticated", False) or user.is_admin:
         return result
-    lookups = _Lookups()
     today = paris_today()
+    lookups = _Lookups(case, today)
 
     roles = roles_on(user, case)
     allowed = CASE_MACHINE.get_triggers(case.state)
@@ -309,9 +324,7 @@ def _line_action(case: Case, line: FundingLine, rule, lookups: _Lookups, today) 
         form.scheme_id.choices = lookups.scheme_choices(line.agency_id)
     elif rule.name == "propose":
         committee = line.scheme.committee
-        meetings = db.session.scalars(
-            select(Meeting).where(Meeting.committee_id == committee.id, Meeting.meets_on >= today)
-            .order_by(Meeting.meets_on)).all()
+        meetings = lookups.upcoming_meetings(committee.id)
         form.meeting_id.choices = options((meeting.id, _meeting_label(meeting)) for meeting in meetings)
         if not meetings:
             note = (f"Aucune séance à venir du comité « {committee.name} » : "
