@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import event
 
 from atelier.cases import operations as ops
+from atelier.common import ActionRefused
 from atelier.extensions import db
 from atelier.formatting import paris_today
 from tests.conftest import login
@@ -120,3 +121,31 @@ def test_the_dossier_page_reads_the_meetings_to_propose_to_once(client, world, c
         counts.append(len(seen))
     assert page.count("/actions/propose\"") == 4
     assert counts[2] == counts[1]
+
+
+def _rejected_line(world, case):
+    line = next(line for line in case.lines if line.agency_id == world.region.id)
+    ops.propose_line(world.region_agent, line, meeting=world.region_meeting, proposed_amount="50000")
+    ops.reject_line(world.region_secretary, line, reason="Projet insuffisamment financé.")
+    return line
+
+
+def test_a_refused_line_may_be_reopened_while_its_dossier_waits_for_information(client, world, create_case):
+    case = create_case("in_review")
+    line = _rejected_line(world, case)
+    ops.request_info(world.region_agent, case, message="Joignez le plan de financement révisé.")
+    db.session.commit()
+
+    login(client, world.region_agent)
+    page = client.get(f"/dossiers/{case.reference}").get_data(as_text=True)
+    assert f"/demandes/{line.id}/actions/reopen" in page
+    ops.reopen_line(world.region_agent, line, reason="Recours gracieux reçu.")
+    assert line.state == "under_review"
+
+
+def test_a_line_of_a_dismissed_dossier_stays_closed(world, create_case):
+    case = create_case("in_review")
+    line = _rejected_line(world, case)
+    ops.dismiss_case(world.region_agent, case, reason="Entreprise en liquidation.")
+    with pytest.raises(ActionRefused, match="classé sans suite : ses demandes ne peuvent plus être rouvertes"):
+        ops.reopen_line(world.region_agent, line, reason="Recours gracieux reçu.")

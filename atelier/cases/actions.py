@@ -293,7 +293,7 @@ def _case_event_makes_sense(case: Case, event: str) -> bool:
 
 def _line_event_makes_sense(case: Case, line: FundingLine, event: str) -> bool:
     if event == "reopen":
-        return case.state in ("in_review", "closed")
+        return ops.lines_may_reopen(case)
     if event == "record_payment":
         return line.remaining_to_pay > 0
     return True

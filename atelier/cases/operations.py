@@ -685,12 +685,21 @@ def dismiss_line(actor: User, line: FundingLine, *, reason: str, expected_versio
     return event
 
 
+CASE_STATES_ENDING_LINES = frozenset({"dismissed", "withdrawn"})  # a closed case reopens with its line
+
+
+def lines_may_reopen(case: Case) -> bool:
+    """Whether a refused or dismissed line of ``case`` may be reopened (recours gracieux): not once
+    the whole dossier is dismissed or withdrawn, whatever else it is doing (even incomplete)."""
+    return case.state not in CASE_STATES_ENDING_LINES
+
+
 def reopen_line(actor: User, line: FundingLine, *, reason: str, expected_version=None) -> Event:
     case = line.case
 
     def check():
         _required_text(reason, "reason", "Indiquez le motif de la réouverture (recours gracieux).")
-        if case.state not in ("in_review", "closed"):
+        if not lines_may_reopen(case):
             raise ActionRefused("Le dossier a été " + CASE_STATES[case.state].lower()
                                 + " : ses demandes ne peuvent plus être rouvertes.")
 
