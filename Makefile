@@ -58,5 +58,9 @@ demo: $(VENV)/.installed  ## load the demo data (does nothing the second time)
 serve: $(VENV)/.installed db  ## production-like: gunicorn (set ATELIER_ENV_NAME=production and a secret)
 	$(BIN)/gunicorn --workers 3 --bind $(HOST):$(PORT) wsgi:app
 
+.PHONY: bench
+bench: $(VENV)/.installed  ## time the portfolio export against a bare openpyxl loop (2 000 and 20 000 lines)
+	$(BIN)/python benchmarks/portfolio_export.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache

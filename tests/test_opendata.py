@@ -34,8 +34,9 @@ SCDL_FIELDS = [
     "idBeneficiaire", "rnaBeneficiaire", "objet", "montant", "nature", "conditionsVersement",
     "datesPeriodeVersement", "idRAE", "notificationUE", "pourcentageSubvention", "dispositifAide",
 ]
-REQUIRED = {"nomAttribuant", "idAttribuant", "dateConvention", "nomBeneficiaire", "objet", "montant", "nature",
-            "conditionsVersement", "datesPeriodeVersement", "notificationUE", "pourcentageSubvention"}
+REQUIRED = {"nomAttribuant", "idAttribuant", "dateConvention", "nomBeneficiaire", "objet", "montant",
+            "nature", "conditionsVersement", "datesPeriodeVersement", "notificationUE",
+            "pourcentageSubvention"}
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 PERIOD = re.compile(r"^[0-9]{4}\-[0-9]{2}\-[0-9]{2}(\/[0-9]{4}\-[0-9]{2}\-[0-9]{2})?$")
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")  # a number with a dot as decimal separator, nothing else

@@ -4,8 +4,7 @@ import csv
 import io
 import re
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -149,8 +148,9 @@ def test_workbook_has_real_numbers_dates_and_layout(world, granted):
     assert row["Transférée à un partenaire"].value == "non"
     assert row["Organisme instructeur"].value == "Région"
     assert row["Comité"].value == world.region_committee.name
-    for header, expected in (("Coût éligible", 250000), ("Montant demandé", 60000), ("Montant proposé", 50000),
-                             ("Montant accordé", 45000), ("Montant versé", 10000), ("Reste à verser", 35000)):
+    amounts = {"Coût éligible": 250000, "Montant demandé": 60000, "Montant proposé": 50000,
+               "Montant accordé": 45000, "Montant versé": 10000, "Reste à verser": 35000}
+    for header, expected in amounts.items():
         assert row[header].value == expected and row[header].data_type == "n", header
         assert row[header].number_format == MONEY_FORMAT
     assert row["Reliquat libéré"].value is None
@@ -385,7 +385,8 @@ def _statements(agency, fmt: str) -> tuple[int, int]:
         handle = io.BytesIO()
         write_portfolio(agency, PortfolioFilters(), fmt, handle)
     handle.seek(0)
-    rows = len(read_xlsx(handle.getvalue())["A"]) - 1 if fmt == "xlsx" else len(read_csv(handle.getvalue())) - 1
+    data = handle.getvalue()
+    rows = len(read_xlsx(data)["A"]) - 1 if fmt == "xlsx" else len(read_csv(data)) - 1
     assert sum("funding_lines" in statement for statement in statements) == 1  # the lines: one SELECT
     return len(statements), rows
 

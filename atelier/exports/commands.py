@@ -1,7 +1,8 @@
 """``flask --app atelier export-…``: the exports for scheduled jobs (cron), written to a file.
 
     export-meeting MEETING_ID -o FILE.xlsx
-    export-lines --agency SLUG [--state S] [--scheme CODE] [--committee SLUG] [--from DATE] [--to DATE] -o FILE
+    export-lines --agency SLUG [--state S] [--scheme CODE] [--committee SLUG]
+                 [--from DATE] [--to DATE] -o FILE.xlsx|FILE.csv
     export-opendata --agency SLUG --year YYYY -o FILE.csv
 
 The operator names the agency (its slug); each command exports only what that agency may see.

@@ -1,7 +1,8 @@
 """The grants an agency awarded in a year, as open data: SCDL « Subventions » version 2.1.1.
 
 Schema published by OpenDataFrance and referenced on schema.data.gouv.fr
-(https://schema.data.gouv.fr/scdl/subventions/2.1.1/, source https://gitlab.com/opendatafrance/scdl/subventions);
+(https://schema.data.gouv.fr/scdl/subventions/2.1.1/,
+source https://gitlab.com/opendatafrance/scdl/subventions);
 the file format follows the national rules for this dataset (Etalab, « format réglementaire des
 données essentielles des conventions de subvention », https://github.com/etalab/format-subventions):
 UTF-8, **comma** between fields, decimal **point**, one row per beneficiary. OpenDataFrance's guide
@@ -102,31 +103,33 @@ def opendata_rows(agency: Agency, year: int) -> Iterator[list[str]]:
     agency_siret = attributing_siret(agency)
     agency_name = inert_csv_text(agency.name)
     result = db.session.execute(opendata_query(agency.id, year), execution_options={"yield_per": CHUNK_SIZE})
-    for (line_id, reference, company, company_siret, title, ends_on, granted, state, decided_at, signed_on,
-         settled_at, scheme_code, regime, payment_count, first_paid, last_paid) in result:
-        decided_on = decided_at.astimezone(PARIS).date()
-        convention_on = signed_on or decided_on
-        conditions, dates = _payment_terms(convention_on, state, settled_at, ends_on,
-                                           payment_count or 0, first_paid, last_paid)
-        yield [
-            agency_name,
-            agency_siret,
-            convention_on.isoformat(),
-            f"{reference}-{line_id}",
-            inert_csv_text(company),
-            company_siret,
-            "",
-            _objet(title),
-            f"{granted:.2f}",
-            NATURE,
-            conditions,
-            dates,
-            "",
-            "oui" if regime.startswith("de_minimis") else "non",
-            SINGLE_BENEFICIARY,
-            inert_csv_text(scheme_code),
-        ]
-    result.close()
+    try:
+        for (line_id, reference, company, company_siret, title, ends_on, granted, state, decided_at,
+             signed_on, settled_at, scheme_code, regime, payment_count, first_paid, last_paid) in result:
+            decided_on = decided_at.astimezone(PARIS).date()
+            convention_on = signed_on or decided_on
+            conditions, dates = _payment_terms(convention_on, state, settled_at, ends_on,
+                                               payment_count or 0, first_paid, last_paid)
+            yield [
+                agency_name,
+                agency_siret,
+                convention_on.isoformat(),
+                f"{reference}-{line_id}",
+                inert_csv_text(company),
+                company_siret,
+                "",
+                _objet(title),
+                f"{granted:.2f}",
+                NATURE,
+                conditions,
+                dates,
+                "",
+                "oui" if regime.startswith("de_minimis") else "non",
+                SINGLE_BENEFICIARY,
+                inert_csv_text(scheme_code),
+            ]
+    finally:
+        result.close()
 
 
 def _objet(title: str) -> str:

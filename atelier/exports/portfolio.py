@@ -127,7 +127,8 @@ def parse_filters(*, state=None, scheme=None, committee=None, submitted_from=Non
     state = (state or "").strip() or None
     if state is not None and state not in LINE_STATES:
         known = ", ".join(f"{key} ({label})" for key, label in LINE_STATES.items())
-        raise ActionRefused(f"État inconnu : « {clean_text(state)} ». États possibles : {known}.", "state")
+        raise ActionRefused(f"État inconnu : « {clean_text(state)} ». États possibles : {known}.",
+                            "state")
     scheme_obj = None
     code = (scheme or "").strip()
     if code:
@@ -221,22 +222,24 @@ def portfolio_rows(agency_id: int, filters: PortfolioFilters = PortfolioFilters(
     """
     result = db.session.execute(portfolio_query(agency_id, filters),
                                 execution_options={"yield_per": CHUNK_SIZE})
-    for (reference, line_id, company, siret, commune, departement, naf, title, scheme_name, scheme_code,
-         instrument, committee, holder, holder_id, state, submitted_at, decided_at, signed_on,
-         eligible, requested, proposed, granted, paid, released, agent) in result:
-        if granted is not None:
-            paid = paid or Decimal("0.00")
-            remaining = granted - paid if state in _STILL_PAYING else Decimal("0.00")
-        else:
-            remaining = None
-        yield [
-            reference, line_id, company, siret, commune, departement, naf, title, scheme_name,
-            scheme_code, INSTRUMENTS.get(instrument, instrument), committee, holder,
-            "non" if holder_id == agency_id else "oui", LINE_STATES.get(state, state),
-            _paris_date(submitted_at), _paris_date(decided_at), signed_on,
-            eligible, requested, proposed, granted, paid, remaining, released, agent,
-        ]
-    result.close()
+    try:
+        for (reference, line_id, company, siret, commune, departement, naf, title, scheme_name, scheme_code,
+             instrument, committee, holder, holder_id, state, submitted_at, decided_at, signed_on,
+             eligible, requested, proposed, granted, paid, released, agent) in result:
+            if granted is not None:
+                paid = paid or Decimal("0.00")
+                remaining = granted - paid if state in _STILL_PAYING else Decimal("0.00")
+            else:
+                remaining = None
+            yield [
+                reference, line_id, company, siret, commune, departement, naf, title, scheme_name,
+                scheme_code, INSTRUMENTS.get(instrument, instrument), committee, holder,
+                "non" if holder_id == agency_id else "oui", LINE_STATES.get(state, state),
+                _paris_date(submitted_at), _paris_date(decided_at), signed_on,
+                eligible, requested, proposed, granted, paid, remaining, released, agent,
+            ]
+    finally:
+        result.close()  # also when the writer stops early (an error, a closed download)
 
 
 def _paris_date(moment: datetime | None) -> date | None:
