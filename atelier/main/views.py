@@ -13,3 +13,9 @@ def home():
             return redirect(url_for("inbox.inbox"))
         return redirect(url_for("admin.dashboard"))
     return render_template("main/home.html")
+
+
+@bp.get("/accessibilite")
+def accessibility():
+    """The accessibility statement (déclaration d'accessibilité) that RGAA asks every public site for."""
+    return render_template("main/accessibility.html")
