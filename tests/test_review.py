@@ -52,6 +52,21 @@ def test_a_malformed_reference_is_a_404_without_asking_the_database(client, worl
     assert not [statement for statement in seen if "FROM cases" in statement]
 
 
+def test_a_scheme_code_that_cannot_be_one_is_a_404_without_asking_the_database(client, world):
+    with statements() as seen:
+        assert client.get("/dispositifs/REG%00INVEST").status_code == 404
+    assert not [statement for statement in seen if "FROM schemes" in statement]
+    assert client.get(f"/dispositifs/{world.region_scheme.code}").status_code == 200
+
+
+def test_logging_in_with_a_nul_byte_is_a_plain_refusal_without_asking_the_database(client, world):
+    with statements() as seen:
+        response = client.post("/connexion", data={"email": "camille\x00@exemple.fr", "password": "x" * 12})
+    assert response.status_code == 422
+    assert "Adresse électronique ou mot de passe incorrect." in response.get_data(as_text=True)
+    assert not [statement for statement in seen if "FROM users" in statement]
+
+
 # --------------------------------------------------------------------------- numbers too large for the database
 
 HUGE = "99999999999999999999999"

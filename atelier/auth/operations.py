@@ -25,7 +25,10 @@ def check_password_rules(password: str) -> None:
 
 
 def find_user_by_email(email: str) -> User | None:
-    return db.session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
+    address = (email or "").strip().lower()
+    if "\x00" in address:  # no account has one (normalise_email refuses it), and PostgreSQL refuses it
+        return None
+    return db.session.scalar(select(User).where(func.lower(User.email) == address))
 
 
 def create_user(*, email: str, name: str, password: str, role: str = "applicant",

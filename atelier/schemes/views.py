@@ -4,10 +4,12 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from ..agencies.models import Agency
+from ..common import ActionRefused
 from ..extensions import db
 from ..formatting import paris_today
 from ..web import page_number
 from .models import DOCUMENT_KINDS, INSTRUMENTS, Scheme
+from .operations import parse_code
 
 bp = Blueprint("schemes", __name__, url_prefix="/dispositifs")
 
@@ -39,6 +41,10 @@ def catalogue():
 
 @bp.get("/<code>")
 def show_scheme(code: str):
+    try:
+        parse_code(code)
+    except ActionRefused:  # not a code at all (PostgreSQL refuses a NUL byte in a query)
+        abort(404)
     scheme = db.session.scalars(
         select(Scheme).where(Scheme.code == code).options(joinedload(Scheme.committee))).first()
     if scheme is None:
