@@ -72,7 +72,6 @@ QUERY_VARIANTS = {
 _UNNAMED_REGION = ('<div class="table-wrap" tabindex="0"> has no role="region" and no name: keyboard focus '
                    'lands on an anonymous box; give it role="region" aria-labelledby="<id of its caption>"')
 KNOWN_PROBLEMS = {
-    "inbox.inbox": f"templates/inbox/_cases.html, _lines.html and _opinions.html: {_UNNAMED_REGION}",
     "committees.meetings": f"templates/committees/meetings.html (macro meeting_table): {_UNNAMED_REGION}",
     "committees.show_meeting": 'templates/committees/show_meeting.html: the agenda table sits in '
                                '<div class="table-scroll"> (no tabindex="0", no role, no name): it cannot be '
