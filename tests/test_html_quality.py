@@ -15,16 +15,25 @@ the page (person, URL, status) and the element (tag, attributes, line).
 
 The crawl runs once per session and is cached; each endpoint is one test, so that a known problem
 in a template owned elsewhere can be marked ``xfail(strict=True)`` on its own page.
+
+Where Chromium is installed, the same pages are also laid out 360 pixels wide (one headless run for
+all of them, each in an iframe, stylesheet inlined, every <details> open): nothing may be wider than
+the screen except tables inside their scrolling region (``.table-wrap``).
 """
 import io
+import json
 import re
+import shutil
+import subprocess
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlencode, urlsplit
 
+from html import escape, unescape
 from html.parser import HTMLParser
+from pathlib import Path
 
 import lxml.html
 import pytest
@@ -685,9 +694,9 @@ def _report(pages) -> str:
     return "\n".join(lines)
 
 
-def _params(names):
-    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_PROBLEMS[name]))
-            if name in KNOWN_PROBLEMS else name for name in names]
+def _params(names, known=KNOWN_PROBLEMS):
+    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=known[name]))
+            if name in known else name for name in names]
 
 
 # =========================================================================== the tests
@@ -892,3 +901,95 @@ def test_the_main_menu_tells_where_we_are(client, world):
     g.pop("_login_user", None)
     page = client.get(f"/entreprises/{world.company.id}").get_data(as_text=True)
     assert '<a href="/entreprises/" aria-current="true">Mes entreprises</a>' in page
+
+
+# =========================================================================== 360 pixels wide, in a browser
+
+CHROMIUM = next((path for path in map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))
+                 if path), None)
+STYLESHEET = Path(__file__).resolve().parent.parent / "static" / "atelier.css"
+MEASURE = """
+window.addEventListener('load', function () {
+  var report = [];
+  document.querySelectorAll('iframe').forEach(function (frame) {
+    var doc = frame.contentDocument, width = doc.documentElement.clientWidth, wide = [];
+    doc.querySelectorAll('body *').forEach(function (el) {
+      var box = el.getBoundingClientRect();
+      if (box.width === 0 || (box.right <= width + 0.5 && box.left >= -0.5)) return;
+      if (el.closest('.skip-link')) return;  /* off screen until focused, on purpose */
+      var scroller = el.closest('.table-wrap');
+      if (scroller && scroller !== el) return;  /* a table may be wider: its region scrolls */
+      wide.push('<' + el.tagName.toLowerCase() + (el.id ? ' id="' + el.id + '"' : '')
+                + (el.className ? ' class="' + el.className + '"' : '') + '> from ' + Math.round(box.left)
+                + ' to ' + Math.round(box.right) + ' px « ' + el.textContent.trim().slice(0, 50) + ' »');
+    });
+    report.push({page: frame.title, scrollWidth: doc.documentElement.scrollWidth, width: width, wide: wide});
+  });
+  var out = document.createElement('pre');
+  out.id = 'report';
+  out.textContent = JSON.stringify(report);
+  document.body.appendChild(out);
+});
+"""
+
+
+def _framed(page: Page, css: str) -> str:
+    """The page as a 360 px wide iframe: stylesheet inlined, every <details> open (its form counts)."""
+    html = page.html.replace('<link rel="stylesheet" href="/static/atelier.css">', f"<style>{css}</style>")
+    html = html.replace("<details ", "<details open ")
+    return (f'<iframe title="{escape(str(page))}" width="360" height="3000" '
+            f'srcdoc="{escape(html, quote=True)}"></iframe>')
+
+
+# Layout problems of pages owned elsewhere (strict: the test turns red once they are fixed).
+LAYOUT_KNOWN_PROBLEMS = {
+    "committees.show_meeting": "templates/committees/show_meeting.html: the agenda table sits in "
+                               '<div class="table-scroll">, not in the focusable table-wrap region',
+}
+
+
+@pytest.fixture
+def layout(site, tmp_path_factory):
+    """Every page (one per route and kind of person, and the form pages) measured once in Chromium."""
+    if CHROMIUM is None:
+        pytest.skip("Chromium n'est pas installé (vérification de la mise en page à 360 pixels)")
+    if "layout" not in site:
+        css = STYLESHEET.read_text(encoding="utf-8")
+        chosen = {}
+        for pages in site["pages"].values():
+            for page in pages:
+                if page.status == 200 and page.is_html:
+                    chosen.setdefault((page.person, page.endpoint), page)
+        pages = list(chosen.values()) + list(site["forms"].values())
+        folder = tmp_path_factory.mktemp("chromium")
+        probe = folder / "probe.html"
+        probe.write_text("<!doctype html><html><head><meta charset='utf-8'></head><body>"
+                         + "".join(_framed(page, css) for page in pages)
+                         + f"<script>{MEASURE}</script></body></html>", encoding="utf-8")
+        result = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={folder / 'profile'}", "--window-size=1280,1024",
+             "--virtual-time-budget=30000", "--dump-dom", probe.as_uri()],
+            capture_output=True, text=True, timeout=180)
+        found = re.search(r'<pre id="report">(.*?)</pre>', result.stdout, re.S)
+        assert found, f"Chromium gave no report: {result.stderr[-2000:]}"
+        report = json.loads(unescape(found.group(1)))
+        assert len(report) == len(pages)
+        site["layout"] = list(zip(pages, report))
+    return site["layout"]
+
+
+@pytest.mark.parametrize("which", ["every other page",
+                                   *_params(LAYOUT_KNOWN_PROBLEMS, LAYOUT_KNOWN_PROBLEMS)])
+def test_nothing_is_wider_than_a_360_pixel_screen(layout, which):
+    """In headless Chromium, 360 px wide: only tables (inside their scrolling region) may be wider."""
+    if which == "every other page":
+        measured = [(page, entry) for page, entry in layout if page.endpoint not in LAYOUT_KNOWN_PROBLEMS]
+    else:
+        measured = [(page, entry) for page, entry in layout if page.endpoint == which]
+    assert measured
+    too_wide = [f"{page}: page {entry['scrollWidth']} px wide\n    " + "\n    ".join(entry["wide"])
+                for page, entry in measured if entry["scrollWidth"] > entry["width"] or entry["wide"]]
+    if too_wide:
+        pytest.fail("\n".join(too_wide), pytrace=False)
