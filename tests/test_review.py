@@ -1,4 +1,5 @@
 """Findings of the code review of issue 2, each pinned by a test that failed before its fix."""
+import re
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -42,7 +43,8 @@ def test_a_line_added_while_incomplete_is_seen_by_its_agency_once_resubmitted(cl
     assert case.reference in inbox
 
 
-@pytest.mark.parametrize("reference", ["AP-2026-0000%00", "AP-2026-00001%00", "x" * 300, "AP-2026-１２３４５"])
+@pytest.mark.parametrize("reference", ["AP-2026-0000%00", "AP-2026-00001%00", "x" * 300,
+                                       "AP-2026-１２３４５"])
 def test_a_malformed_reference_is_a_404_without_asking_the_database(client, world, reference):
     """PostgreSQL refuses a NUL byte in a parameter: such a URL gave a 500 there."""
     login(client, world.region_agent)
@@ -67,7 +69,7 @@ def test_logging_in_with_a_nul_byte_is_a_plain_refusal_without_asking_the_databa
     assert not [statement for statement in seen if "FROM users" in statement]
 
 
-# --------------------------------------------------------------------------- numbers too large for the database
+# --------------------------------------------------------------------------- numbers too large for the base
 
 HUGE = "99999999999999999999999"
 
@@ -162,5 +164,91 @@ def test_a_line_of_a_dismissed_dossier_stays_closed(world, create_case):
     case = create_case("in_review")
     line = _rejected_line(world, case)
     ops.dismiss_case(world.region_agent, case, reason="Entreprise en liquidation.")
-    with pytest.raises(ActionRefused, match="classé sans suite : ses demandes ne peuvent plus être rouvertes"):
+    with pytest.raises(ActionRefused, match="classé sans suite : ses demandes ne peuvent plus être"):
         ops.reopen_line(world.region_agent, line, reason="Recours gracieux reçu.")
+
+
+# --------------------------------------------------------------------------- garbage to every POST route
+
+GARBAGE = ["", HUGE, "0001-01-01", "9999-12-31", "é\x00\u202e" * 150]
+LAST_EVENTS = ("dismiss", "withdraw")  # they end the dossier: fired last, the others still have a target
+
+
+def _post_urls(app, world, cases):
+    from atelier.cases.actions import CASE_HANDLERS, LINE_HANDLERS
+
+    draft, in_review = cases
+    opinion = ops.ask_opinion(world.region_agent, in_review.lines[0], agency=world.aer,
+                              due_on=paris_today() + timedelta(days=5))
+    aid = ops.declare_minimis_aid(world.applicant, draft, granted_on=paris_today(), granting_body="CCI",
+                                  amount="1000", regime="de_minimis")
+    db.session.commit()
+    events = {*CASE_HANDLERS, *LINE_HANDLERS, "inconnu"}
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods:
+            continue
+        for case in (cases if "reference" in rule.arguments else cases[:1]):
+            for name in (events if "event" in rule.arguments else [None]):
+                values = {"reference": case.reference, "line_id": case.lines[0].id, "opinion_id": opinion.id,
+                          "aid_id": aid.id, "document_id": 1, "user_id": world.applicant.id,
+                          "agency_id": world.aer.id, "scheme_id": world.aer_scheme.id,
+                          "company_id": world.company.id, "event": name}
+                urls.append(app.url_map.bind("atelier.test").build(
+                    rule.endpoint, {key: values[key] for key in rule.arguments}))
+    return sorted(set(urls), key=lambda url: (url.rsplit("/", 1)[-1] in LAST_EVENTS, url))
+
+
+def _version_seen(url: str) -> int | None:
+    """The version a page would show for the target of ``url`` (a stale one is refused early)."""
+    from atelier.models import Case, FundingLine
+
+    line = re.search(r"/demandes/([0-9]+)/", url)
+    if line:
+        return db.session.scalar(db.select(FundingLine.version).where(FundingLine.id == int(line[1])))
+    case = re.search(r"/dossiers/(AP-[0-9-]+)", url)
+    if case:
+        return db.session.scalar(db.select(Case.version).where(Case.reference == case[1]))
+    return None
+
+
+PREFIXES = {"LineForm": "line-", "MinimisForm": "minimis-", "NoMinimisForm": "nominimis-",
+            "DocumentForm": "document-"}  # the prefixes the dossier pages give these forms
+
+
+def _every_field_name() -> set[str]:
+    """The names of the fields of every form of the application, as the pages post them."""
+    from wtforms.fields.core import UnboundField
+
+    from atelier.forms import FrenchForm
+
+    names, forms = set(), [FrenchForm]
+    while forms:
+        form = forms.pop()
+        forms.extend(form.__subclasses__())
+        prefix = PREFIXES.get(form.__name__, "")
+        for klass in form.__mro__:
+            names.update(prefix + name for name, value in vars(klass).items()
+                         if isinstance(value, UnboundField))
+    return names
+
+
+@pytest.mark.parametrize("person", ["applicant", "region_secretary", "admin"])  # a secretary is a lead agent too
+def test_garbage_posted_to_every_post_route_is_never_a_500(app, client, world, create_case, person):
+    urls = _post_urls(app, world, [create_case("draft"), create_case("in_review")])
+    fields = _every_field_name()
+    failures, statuses = [], set()
+    for url in urls:
+        login(client, getattr(world, person))  # again: one of the routes is the logout
+        for value in GARBAGE:
+            data = {field: value for field in fields}
+            data["version"] = _version_seen(url)
+            status = client.post(url, data=data).status_code
+            statuses.add(status)
+            if status >= 500:
+                failures.append((url, value[:12], status))
+        status = client.post(url, data={}, content_type="multipart/form-data").status_code
+        if status >= 500:
+            failures.append((url, "multipart vide", status))
+    assert not failures
+    assert {303, 422} & statuses  # the forms were read and answered, not only 404s and logins
