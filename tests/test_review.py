@@ -233,7 +233,7 @@ def _every_field_name() -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("person", ["applicant", "region_secretary", "admin"])  # a secretary is a lead agent too
+@pytest.mark.parametrize("person", ["applicant", "region_secretary", "admin"])  # a secretary leads too
 def test_garbage_posted_to_every_post_route_is_never_a_500(app, client, world, create_case, person):
     urls = _post_urls(app, world, [create_case("draft"), create_case("in_review")])
     fields = _every_field_name()
@@ -252,3 +252,31 @@ def test_garbage_posted_to_every_post_route_is_never_a_500(app, client, world, c
             failures.append((url, "multipart vide", status))
     assert not failures
     assert {303, 422} & statuses  # the forms were read and answered, not only 404s and logins
+
+
+# --------------------------------------------------------------------------- garbage in every GET query
+
+QUERY_GARBAGE = ["-1", "abc", "0", HUGE, "%00", "é" * 300]
+QUERY_NAMES = ("page", "section", "state", "scheme", "agency", "instrument", "role", "comite", "next")
+
+
+@pytest.mark.parametrize("person", ["applicant", "region_secretary", "admin", None])
+def test_garbage_in_the_query_of_every_get_route_is_never_a_500(app, client, world, create_case, person):
+    case = create_case("in_review")
+    values = {"reference": case.reference, "line_id": case.lines[0].id, "document_id": 1,
+              "agency_id": world.aer.id, "scheme_id": world.aer_scheme.id, "company_id": world.company.id,
+              "meeting_id": world.region_meeting.id, "code": world.region_scheme.code,
+              "filename": "atelier.css"}
+    adapter = app.url_map.bind("atelier.test")
+    urls = [adapter.build(rule.endpoint, {key: values[key] for key in rule.arguments})
+            for rule in app.url_map.iter_rules() if "GET" in rule.methods]
+    if person:
+        login(client, getattr(world, person))
+    failures = []
+    for url in urls:
+        for value in QUERY_GARBAGE:
+            query = "&".join(f"{name}={value}" for name in QUERY_NAMES)
+            status = client.get(f"{url}?{query}").status_code
+            if status >= 500:
+                failures.append((url, value[:12], status))
+    assert not failures
