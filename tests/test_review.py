@@ -1,7 +1,9 @@
-"""Findings of the code review of issue 2, each pinned by a test that failed before its fix."""
+"""Findings of the code review of issue 2: each fix pinned by a test that failed before it, and the
+rules of domain.md that had no test."""
 import re
 from contextlib import contextmanager
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import event
@@ -280,3 +282,49 @@ def test_garbage_in_the_query_of_every_get_route_is_never_a_500(app, client, wor
             if status >= 500:
                 failures.append((url, value[:12], status))
     assert not failures
+
+
+# --------------------------------------------------------------------------- rules that had no test
+
+def _approve(world, case, agency_key, amount, gge=None):
+    line = next(line for line in case.lines if line.agency_id == getattr(world, agency_key).id)
+    meeting = getattr(world, f"{agency_key}_meeting")
+    ops.propose_line(getattr(world, f"{agency_key}_agent"), line, meeting=meeting, proposed_amount=amount)
+    return ops.approve_line(getattr(world, f"{agency_key}_secretary"), line, granted_amount=amount,
+                            gross_grant_equivalent=gge)
+
+
+def _declare(world, company, *, days_ago: int, amount: str, regime: str = "de_minimis"):
+    from atelier.models import MinimisAid
+
+    granted_on = paris_today() - timedelta(days=days_ago)
+    db.session.add(MinimisAid(siren=company.siren, granted_on=granted_on, granting_body="Département",
+                              amount=Decimal(amount), regime=regime, source="declared"))
+    db.session.flush()
+
+
+def test_the_de_minimis_ceiling_counts_aid_of_the_rolling_three_years_by_grant_date(world, create_case):
+    case = create_case("in_review", lines=[(world.region_scheme, "100000"), (world.bpi_scheme, "40000")])
+    three_years = (paris_today() - ops._three_years_before(paris_today())).days
+    _declare(world, world.company, days_ago=three_years, amount="250000")  # just out of the window
+    _declare(world, world.company, days_ago=three_years - 1, amount="200001")  # just inside it
+    _declare(world, world.company, days_ago=10, amount="50000", regime="de_minimis_agri")  # another regime
+    assert ops.minimis_received(world.company.siren, "de_minimis", paris_today()) == Decimal("200001")
+    with pytest.raises(ActionRefused, match="Plafond de minimis dépassé") as refused:
+        _approve(world, case, "region", "100000")
+    assert refused.value.field == "granted_amount"
+    assert "Marge disponible : 99 999,00" in refused.value.message.replace("\u202f", " ").replace("\xa0", " ")
+
+
+def test_a_loan_counts_for_its_gross_grant_equivalent_and_is_recorded(world, create_case):
+    case = create_case("in_review")
+    _declare(world, world.company, days_ago=30, amount="290000")
+    _approve(world, case, "bpi", "40000", gge="4000")  # 290 000 + 4 000 ≤ 300 000
+    assert ops.minimis_received(world.company.siren, "de_minimis", paris_today()) == Decimal("294000")
+    with pytest.raises(ActionRefused, match="Plafond de minimis dépassé"):
+        _approve(world, case, "region", "6001")
+
+
+def test_the_lead_agency_is_that_of_the_first_line_when_amounts_tie(world, create_case):
+    case = create_case("submitted", lines=[(world.bpi_scheme, "50000"), (world.region_scheme, "50000")])
+    assert case.lead_agency_id == world.bpi.id
