@@ -22,6 +22,7 @@ the screen except tables inside their scrolling region (``.table-wrap``).
 """
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -76,16 +77,8 @@ QUERY_VARIANTS = {
     "committees.new_meeting": [{}, {"comite": "{committee_id}"}],
 }
 
-# Problems in templates owned by other work streams: each page is expected to fail (strict), with
-# the reason, so that the test turns red once they are fixed and the mark can go.
-_UNNAMED_REGION = ('<div class="table-wrap" tabindex="0"> has no role="region" and no name: keyboard focus '
-                   'lands on an anonymous box; give it role="region" aria-labelledby="<id of its caption>"')
-KNOWN_PROBLEMS = {
-    "committees.meetings": f"templates/committees/meetings.html (macro meeting_table): {_UNNAMED_REGION}",
-    "committees.show_meeting": 'templates/committees/show_meeting.html: the agenda table sits in '
-                               '<div class="table-scroll"> (no tabindex="0", no role, no name): it cannot be '
-                               'scrolled with the keyboard at 360 px; use the table-wrap region',
-}
+# Pages known to fail (strict xfail, with the reason): the test turns red once they are fixed.
+KNOWN_PROBLEMS: dict[str, str] = {}  # endpoint → why its pages are known to fail (strict xfail)
 
 
 # =========================================================================== the checker
@@ -942,16 +935,15 @@ def _framed(page: Page, css: str) -> str:
 
 
 # Layout problems of pages owned elsewhere (strict: the test turns red once they are fixed).
-LAYOUT_KNOWN_PROBLEMS = {
-    "committees.show_meeting": "templates/committees/show_meeting.html: the agenda table sits in "
-                               '<div class="table-scroll">, not in the focusable table-wrap region',
-}
+LAYOUT_KNOWN_PROBLEMS: dict[str, str] = {}
 
 
 @pytest.fixture
 def layout(site, tmp_path_factory):
     """Every page (one per route and kind of person, and the form pages) measured once in Chromium."""
     if CHROMIUM is None:
+        if os.environ.get("CI"):  # .ci/run installs Chromium: in CI this check must run
+            pytest.fail("Chromium est absent alors que .ci/run doit l'installer")
         pytest.skip("Chromium n'est pas installé (vérification de la mise en page à 360 pixels)")
     if "layout" not in site:
         css = STYLESHEET.read_text(encoding="utf-8")
