@@ -64,10 +64,6 @@ class ModifiedMeanwhile(ActionRefused):
         )
 
 
-class NotFound(Exception):
-    """What the person may not see: answered 404 so that a guessed URL reveals nothing."""
-
-
 def parse_amount(value, field: str | None, *, label: str = "Le montant", allow_zero: bool = False) -> Decimal:
     """A sum in euros typed the French way (``12 500,50 €``), or a French refusal beside ``field``.
 

@@ -118,10 +118,6 @@ LINE_MACHINE = _machine(LINE_STATES, LINE_EVENTS)
 NOT_ALLOWED_NOW = "Cette action n'est pas possible dans l'état actuel du dossier ({state})."
 
 
-def is_allowed_from(machine: Machine, state: str, event: str) -> bool:
-    return event in machine.get_triggers(state)
-
-
 def fire(machine: Machine, instance, event: str) -> None:
     """Fire ``event`` on ``instance`` through ``machine``; refuse it in French if not allowed now."""
     labels = CASE_STATES if machine is CASE_MACHINE else LINE_STATES

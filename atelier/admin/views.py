@@ -3,7 +3,7 @@
 Anyone but an admin gets 404. The admin never fires a case event: the dossier list only links to
 the dossier page.
 """
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload

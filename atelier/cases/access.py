@@ -79,7 +79,7 @@ def roles_on(user: User, case: Case, line: FundingLine | None = None) -> set[str
     if user.is_applicant and is_member(user, case.company_id):
         roles.add("applicant")
     if user.is_agent:
-        if case.lead_agency_id == user.agency_id and not case.state == "draft":
+        if case.lead_agency_id == user.agency_id and case.state != "draft":
             roles.add("lead_agent")
         if line is not None and line.agency_id == user.agency_id and case.state != "draft":
             roles.add("line_agent")

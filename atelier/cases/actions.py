@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from ..agencies.models import Agency
 from ..committees.models import Meeting
-from ..common import ModifiedMeanwhile
 from ..extensions import db
 from ..formatting import day, money, paris_today
 from ..forms import options
@@ -32,7 +31,6 @@ from .models import Case, FundingLine, Opinion
 
 bp = Blueprint("case_actions", __name__, url_prefix="/dossiers")
 
-OPINION_STATES = ("under_review", "on_agenda")  # a line on which an opinion may be asked
 HIDDEN_FIELDS = ("version", "csrf_token", "next")
 
 
@@ -267,7 +265,7 @@ def available_actions(user, case: Case) -> CaseActions:
             if rule.name in allowed and rule.who in line_roles and rule.name in LINE_HANDLERS \
                     and _line_event_makes_sense(case, line, rule.name):
                 entry.actions.append(_line_action(case, line, rule, lookups, today))
-        if "line_agent" in line_roles and line.state in OPINION_STATES:
+        if "line_agent" in line_roles and line.state in ops.OPINION_LINE_STATES:
             form = display_form(AskOpinionForm, f"demande-{line.id}-ask_opinion", version=line.version,
                                 due_on=today + timedelta(days=15))
             form.agency_id.choices = lookups.agency_choices(line.agency_id)
@@ -364,7 +362,7 @@ def _dossier_page(case: Case) -> str:
     return url_for("cases.show_case", reference=case.reference)
 
 
-def _fire(form, target, run: Callable, success: Callable, back: str):
+def _fire(form, run: Callable, success: Callable, back: str):
     """Validate, run the operation once (with the version seen), flash the outcome, redirect."""
     if form.validate():
         ok, result = perform(run, form)
@@ -384,7 +382,7 @@ def case_event(reference: str, event: str):
         abort(404)
     case = case_or_404(current_user, reference)
     form = CASE_FORMS[event]()
-    return _fire(form, case, lambda: handler.run(current_user, case, form),
+    return _fire(form, lambda: handler.run(current_user, case, form),
                  lambda result: handler.success(case, result), safe_next_url(_dossier_page(case)))
 
 
@@ -397,7 +395,7 @@ def line_event(reference: str, line_id: int, event: str):
     case = case_or_404(current_user, reference)
     line = line_or_404(current_user, case, line_id)
     form = LINE_FORMS[event]()
-    return _fire(form, line, lambda: handler.run(current_user, line, form),
+    return _fire(form, lambda: handler.run(current_user, line, form),
                  lambda result: handler.success(line, result), safe_next_url(_dossier_page(case)))
 
 
@@ -412,7 +410,7 @@ def ask_opinion(reference: str, line_id: int):
         return ops.ask_opinion(current_user, line, agency=_agency(form), due_on=form.due_on.data,
                                question=form.question.data or "", expected_version=form.version.data)
 
-    return _fire(form, line, run,
+    return _fire(form, run,
                  lambda opinion: f"L'avis de {opinion.agency.short_name} est demandé pour le "
                                  f"{day(opinion.due_on)}.",
                  safe_next_url(_dossier_page(case)))
@@ -431,5 +429,5 @@ def give_opinion(reference: str, opinion_id: int):
         return ops.give_opinion(current_user, opinion, verdict=form.verdict.data or "",
                                 intended_amount=form.intended_amount.data, comment=form.comment.data or "")
 
-    return _fire(form, None, run, lambda _: f"Votre avis ({opinion.verdict_label.lower()}) est transmis.",
+    return _fire(form, run, lambda _: f"Votre avis ({opinion.verdict_label.lower()}) est transmis.",
                  safe_next_url(_dossier_page(case)))

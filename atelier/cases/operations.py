@@ -23,7 +23,7 @@ from ..schemes.models import DOCUMENT_KINDS, Scheme
 from ..workflow import (CASE_EDITABLE_STATES, CASE_MACHINE, CASE_RULES, LINE_GRANTED_STATES,
                         LINE_MACHINE, LINE_OPEN_STATES, LINE_RULES, NOT_ALLOWED_NOW,
                         CASE_STATES, LINE_STATES, EventRule, fire)
-from .access import deciding_agency_id, is_member, roles_on
+from .access import is_member, roles_on
 from .models import (Case, CaseAgency, Event, FundingLine, Message, Opinion, Payment,
                      ReferenceCounter)
 
@@ -443,7 +443,6 @@ def withdraw_case(actor: User, case: Case, *, reason: str | None = None, expecte
 def _cascade_line(line: FundingLine, event: str, reason: str | None) -> None:
     """A line follows its case (withdraw/dismiss): through the machine, as the system."""
     from_state = line.state
-    _check_state(LINE_MACHINE, LINE_STATES, line, event)
     fire(LINE_MACHINE, line, event)
     line.updated_at = utcnow()
     _withdraw_from_agenda(line)
@@ -508,9 +507,7 @@ def propose_line(actor: User, line: FundingLine, *, meeting: Meeting | None, pro
         _check_line_amount(line.scheme, amount, line.case.eligible_cost, "proposed_amount",
                            "Le montant proposé")
 
-    event = _line_event(actor, line, "propose", expected_version=expected_version, check=check,
-                        data={"meeting_id": meeting.id if meeting else None,
-                              "proposed_amount": proposed_amount})
+    event = _line_event(actor, line, "propose", expected_version=expected_version, check=check)
     event.data = _jsonable({"meeting_id": meeting.id, "meeting_date": meeting.meets_on,
                             "proposed_amount": amount})
     line.proposed_amount = amount
@@ -580,8 +577,7 @@ def approve_line(actor: User, line: FundingLine, *, granted_amount, gross_grant_
                 f"cette aide représente {money(gge)}, le plafond est de {money(ceiling)}. "
                 f"Marge disponible : {money(max(ceiling - received, Decimal(0)))}.", "granted_amount")
 
-    event = _line_event(actor, line, "approve", expected_version=expected_version, check=check,
-                        data={"granted_amount": granted_amount})
+    event = _line_event(actor, line, "approve", expected_version=expected_version, check=check)
     event.data = _jsonable({"granted_amount": amount, "gross_grant_equivalent": gge})
     now = utcnow()
     line.granted_amount, line.gross_grant_equivalent, line.decided_at = amount, gge, now
@@ -635,8 +631,8 @@ def sign_agreement(actor: User, line: FundingLine, *, signed_on, expected_versio
         if line.decided_at is not None and day < line.decided_at.date() - timedelta(days=1):
             raise ActionRefused("La convention ne peut pas être signée avant la décision.", "signed_on")
 
-    event = _line_event(actor, line, "sign_agreement", expected_version=expected_version, check=check,
-                        data={"signed_on": str(signed_on)})
+    event = _line_event(actor, line, "sign_agreement", expected_version=expected_version, check=check)
+    event.data = _jsonable({"signed_on": day})
     line.agreement_signed_on = day
     db.session.flush()
     return event
@@ -676,11 +672,9 @@ def settle_line(actor: User, line: FundingLine, *, expected_version=None) -> Eve
 
 def dismiss_line(actor: User, line: FundingLine, *, reason: str, expected_version=None) -> Event:
     check = lambda: _required_text(reason, "reason", "Indiquez le motif du classement.")  # noqa: E731
-    item = line.current_agenda_item
     event = _line_event(actor, line, "dismiss", expected_version=expected_version, reason=reason,
                         check=check)
-    if item is not None:
-        item.outcome = "withdrawn"
+    _withdraw_from_agenda(line)
     db.session.flush()
     return event
 
@@ -715,12 +709,15 @@ def reopen_line(actor: User, line: FundingLine, *, reason: str, expected_version
 
 # --------------------------------------------------------------------------- opinions
 
+OPINION_LINE_STATES = frozenset({"under_review", "on_agenda"})  # a line on which an opinion may be asked
+
+
 def ask_opinion(actor: User, line: FundingLine, *, agency: Agency | None, due_on, question: str = "",
                 expected_version=None) -> Opinion:
     _check_version(line, expected_version)
     if "line_agent" not in roles_on(actor, line.case, line):
         raise ActionRefused(f"Seul {WHO_LABELS['line_agent']} peut demander un avis.")
-    if line.state not in ("under_review", "on_agenda"):
+    if line.state not in OPINION_LINE_STATES:
         raise ActionRefused("Un avis ne peut être demandé que sur une demande en instruction.")
     if agency is None:
         raise ActionRefused("Choisissez l'organisme à consulter.", "agency")

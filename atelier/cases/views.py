@@ -8,14 +8,12 @@ with status 422 and the French messages beside the fields.
 import os
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from urllib.parse import quote
 
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, send_file,
                    url_for)
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
-from werkzeug.routing import BuildError
 
 from ..agencies.models import Agency
 from ..common import ActionRefused
@@ -419,11 +417,8 @@ def _date(value) -> date | None:
 # --------------------------------------------------------------------------- helpers
 
 def event_url(case: Case, event: str) -> str:
-    """Where the form of a case event posts (``case_actions.case_event``, see the contract)."""
-    try:
-        return url_for("case_actions.case_event", reference=case.reference, event=event)
-    except BuildError:  # the route is not there yet: the contract still says where it will be
-        return f"{bp.url_prefix}/{quote(case.reference)}/actions/{quote(event)}"
+    """Where the form of a case event posts (``case_actions.case_event``)."""
+    return url_for("case_actions.case_event", reference=case.reference, event=event)
 
 
 def format_siret(siret: str) -> str:
@@ -432,8 +427,6 @@ def format_siret(siret: str) -> str:
 
 def _status(form) -> int:
     return 422 if form.is_submitted() else 200
-
-
 
 
 def _project_fields(form) -> dict:

@@ -1,7 +1,7 @@
 """Aid schemes: created and corrected by the platform admin."""
 import re
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import select
 
