@@ -270,13 +270,20 @@ def test_only_grants_of_the_agency_decided_that_year(world, region, decided, cre
 def test_typed_text_is_inert_and_the_objet_fits(world, region, decided, create_company):
     company = create_company(members=[world.applicant], name='=HYPERLINK("http://x","y")\x07')
     case = decided("approved", company=company)
-    case.title = "@SUM(1) " + "très long projet " * 30
+    case.title = ("@SUM(1)  très\tlong projet " * 20)[:200]  # the longest title a dossier may have
     db.session.commit()
     (row,) = export(region)
     assert scdl_problems(row) == []
     assert row["nomBeneficiaire"] == "'=HYPERLINK(\"http://x\",\"y\")"
-    assert row["objet"].startswith("'@SUM(1) très long projet")
-    assert len(row["objet"]) == 255 and row["objet"].endswith("…")
+    assert row["objet"] == "'" + " ".join(case.title.split())  # spaces normalised, nothing cut
+
+
+def test_an_objet_longer_than_the_schema_allows_is_cut():
+    from atelier.exports.opendata import _objet
+
+    objet = _objet("=" + "x" * 400)
+    assert len(objet) == 255 and objet.startswith("'=x") and objet.endswith("…")
+    assert _objet("Projet\n\ncourt ") == "Projet court"
 
 
 # --------------------------------------------------------------------------- refusals

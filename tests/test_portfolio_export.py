@@ -27,7 +27,7 @@ INJECTIONS = {
     "title": "+33 6 12 34 56 78 — rappeler",
     "agent": "@SUM(1)",
     "commune": "\tDijon",
-    "naf": "-62.01Z",
+    "naf": "-6201Z",  # the column holds 6 characters
 }
 COL = {header: index for index, header in enumerate(HEADERS)}
 
