@@ -328,3 +328,12 @@ def test_a_loan_counts_for_its_gross_grant_equivalent_and_is_recorded(world, cre
 def test_the_lead_agency_is_that_of_the_first_line_when_amounts_tie(world, create_case):
     case = create_case("submitted", lines=[(world.bpi_scheme, "50000"), (world.region_scheme, "50000")])
     assert case.lead_agency_id == world.bpi.id
+
+
+def test_an_account_for_an_agency_id_too_large_is_refused_beside_the_field(client, world):
+    login(client, world.admin)
+    response = client.post("/admin/utilisateurs/nouveau", data={
+        "name": "Alix Martin", "email": "alix@exemple.fr", "kind": "agent", "agency": HUGE,
+        "password": "un mot de passe long", "confirm": "un mot de passe long"})
+    assert response.status_code == 422
+    assert "Un agent doit appartenir à un organisme existant." in response.get_data(as_text=True)

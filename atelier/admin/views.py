@@ -18,7 +18,7 @@ from ..committees.models import Committee
 from ..companies.models import Company
 from ..extensions import db
 from ..formatting import paris_today
-from ..forms import options
+from ..forms import optional_int, options
 from ..schemes.models import Scheme
 from ..schemes.operations import create_scheme, update_scheme
 from ..web import page_number, perform, role_required, safe_next_url
@@ -45,10 +45,8 @@ def _paginate(query):
 
 def _get(model, raw):
     """The row whose id was chosen in a select, or None (a forged value is just "not chosen")."""
-    try:
-        return db.session.get(model, int(raw))
-    except (TypeError, ValueError):
-        return None
+    row_id = optional_int(raw)
+    return db.session.get(model, row_id) if row_id is not None else None
 
 
 def _agency_choices(empty: str = "— Choisissez —"):
