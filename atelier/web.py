@@ -84,6 +84,8 @@ def _show_refusal(refused: ActionRefused, form) -> None:
 def safe_next_url(default: str) -> str:
     """The ``next`` parameter if it stays on this site (no open redirect), else ``default``."""
     target = request.values.get("next", "")
+    if any(ord(char) < 32 or ord(char) == 127 for char in target):
+        return default  # urlsplit drops tabs and line breaks, but a Location header refuses them
     parts = urlsplit(target)
     if target.startswith("/") and not target.startswith("//") and not parts.scheme and not parts.netloc \
             and "\\" not in target:

@@ -172,7 +172,7 @@ def test_a_line_of_a_dismissed_dossier_stays_closed(world, create_case):
 
 # --------------------------------------------------------------------------- garbage to every POST route
 
-GARBAGE = ["", HUGE, "0001-01-01", "9999-12-31", "é\x00\u202e" * 150]
+GARBAGE = ["", HUGE, "0001-01-01", "9999-12-31", "/é\x00\u202e\r\n" * 120]
 LAST_EVENTS = ("dismiss", "withdraw")  # they end the dossier: fired last, the others still have a target
 
 
@@ -238,7 +238,7 @@ def _every_field_name() -> set[str]:
 @pytest.mark.parametrize("person", ["applicant", "region_secretary", "admin"])  # a secretary leads too
 def test_garbage_posted_to_every_post_route_is_never_a_500(app, client, world, create_case, person):
     urls = _post_urls(app, world, [create_case("draft"), create_case("in_review")])
-    fields = _every_field_name()
+    fields = _every_field_name() | {"next"}  # where to go back to, posted by some pages
     failures, statuses = [], set()
     for url in urls:
         login(client, getattr(world, person))  # again: one of the routes is the logout
@@ -337,3 +337,13 @@ def test_an_account_for_an_agency_id_too_large_is_refused_beside_the_field(clien
         "password": "un mot de passe long", "confirm": "un mot de passe long"})
     assert response.status_code == 422
     assert "Un agent doit appartenir à un organisme existant." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("target", ["/%0d%0aSet-Cookie:%20a=b", "/dossiers%0a", "/%09/evil.example"])
+def test_a_next_address_with_control_characters_goes_back_to_the_dossier(client, world, create_case, target):
+    case = create_case("submitted")
+    login(client, world.region_agent)
+    response = client.post(f"/dossiers/{case.reference}/actions/accept?next={target}",
+                           data={"version": case.version})
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/dossiers/{case.reference}"
