@@ -73,6 +73,11 @@ def perform(action: Callable[[], T], form=None, success: str | None = None) -> t
     return True, result
 
 
+def form_status() -> int:
+    """The status of a page with a form: 422 when it comes back after a post (its errors shown)."""
+    return 422 if request.method == "POST" else 200
+
+
 def _show_refusal(refused: ActionRefused, form) -> None:
     if form is not None and refused.field and refused.field in form:
         field = form[refused.field]

@@ -21,7 +21,7 @@ from ..formatting import paris_today
 from ..forms import optional_int, options
 from ..schemes.models import Scheme
 from ..schemes.operations import create_scheme, update_scheme
-from ..web import page_number, perform, role_required, safe_next_url
+from ..web import form_status, page_number, perform, role_required, safe_next_url
 from ..workflow import CASE_STATES
 from .forms import AgencyForm, CommitteeForm, SchemeForm, UserForm
 from .operations import create_committee
@@ -34,9 +34,6 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 def _admins_only():
     """Every page of this blueprint is for admins only (404 for anyone else, login page if anonymous)."""
 
-
-def _status() -> int:
-    return 422 if request.method == "POST" else 200
 
 
 def _paginate(query):
@@ -89,7 +86,7 @@ def new_agency():
                              success="L'organisme est créé.")
         if ok:
             return redirect(url_for(".agencies"))
-    return render_template("admin/agency_form.html", form=form, agency=None), _status()
+    return render_template("admin/agency_form.html", form=form, agency=None), form_status()
 
 
 @bp.route("/organismes/<int:agency_id>/modifier", methods=["GET", "POST"])
@@ -101,7 +98,7 @@ def edit_agency(agency_id: int):
                         success="L'organisme est modifié.")
         if ok:
             return redirect(url_for(".agencies"))
-    return render_template("admin/agency_form.html", form=form, agency=agency), _status()
+    return render_template("admin/agency_form.html", form=form, agency=agency), form_status()
 
 
 # --------------------------------------------------------------------------- accounts
@@ -130,7 +127,7 @@ def new_user():
             is_secretary=kind == "secretary"), form, success="Le compte est créé.")
         if ok:
             return redirect(url_for(".users"))
-    return render_template("admin/user_form.html", form=form), _status()
+    return render_template("admin/user_form.html", form=form), form_status()
 
 
 @bp.post("/utilisateurs/<int:user_id>/desactiver")
@@ -166,7 +163,7 @@ def new_committee():
                         form, success="Le comité est créé.")
         if ok:
             return redirect(url_for(".committees"))
-    return render_template("admin/committee_form.html", form=form), _status()
+    return render_template("admin/committee_form.html", form=form), form_status()
 
 
 # --------------------------------------------------------------------------- schemes
@@ -205,7 +202,7 @@ def new_scheme():
         ok, _ = perform(lambda: _save_scheme(form, None), form, success="Le dispositif est créé.")
         if ok:
             return redirect(url_for(".schemes"))
-    return render_template("admin/scheme_form.html", form=form, scheme=None), _status()
+    return render_template("admin/scheme_form.html", form=form, scheme=None), form_status()
 
 
 @bp.route("/dispositifs/<int:scheme_id>/modifier", methods=["GET", "POST"])
@@ -216,7 +213,7 @@ def edit_scheme(scheme_id: int):
         ok, _ = perform(lambda: _save_scheme(form, scheme), form, success="Le dispositif est modifié.")
         if ok:
             return redirect(url_for(".schemes"))
-    return render_template("admin/scheme_form.html", form=form, scheme=scheme), _status()
+    return render_template("admin/scheme_form.html", form=form, scheme=scheme), form_status()
 
 
 # --------------------------------------------------------------------------- dossiers (read only)

@@ -1,10 +1,10 @@
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..common import ActionRefused
 from ..companies.access import companies_of
 from ..extensions import db, login_manager
-from ..web import perform, safe_next_url
+from ..web import form_status, perform, safe_next_url
 from .forms import LoginForm, RegisterForm
 from .models import User
 from .operations import authenticate, register_applicant
@@ -32,9 +32,6 @@ def _start_session(user: User) -> None:
     login_user(user)
 
 
-def _status() -> int:
-    return 422 if request.method == "POST" else 200
-
 
 @bp.route("/connexion", methods=["GET", "POST"])
 def login():
@@ -50,7 +47,7 @@ def login():
             _start_session(user)
             flash(f"Bienvenue, {user.name}.", "success")
             return redirect(safe_next_url(url_for("main.home")))
-    return render_template("auth/login.html", form=form), _status()
+    return render_template("auth/login.html", form=form), form_status()
 
 
 @bp.route("/inscription", methods=["GET", "POST"])
@@ -65,7 +62,7 @@ def register():
             _start_session(user)
             flash("Votre compte est créé. Déclarez maintenant votre entreprise.", "success")
             return redirect(url_for("companies.new_company"))
-    return render_template("auth/register.html", form=form), _status()
+    return render_template("auth/register.html", form=form), form_status()
 
 
 @bp.post("/deconnexion")

@@ -22,7 +22,7 @@ from ..extensions import db
 from ..formatting import day, money, paris_today
 from ..forms import options
 from ..schemes.models import DOCUMENT_KINDS, Scheme
-from ..web import page_number, perform, role_required
+from ..web import form_status, page_number, perform, role_required
 from ..workflow import (CASE_EDITABLE_STATES, CASE_RULES, CASE_STATES, LINE_RULES, LINE_STATES)
 from . import access, documents, operations
 from .actions import available_actions
@@ -74,7 +74,7 @@ def new_case():
             flash(f"Le brouillon {case.reference} est créé. Complétez maintenant le plan de "
                   "financement, les aides de minimis et les pièces.", "success")
             return redirect(url_for(".edit_case", reference=case.reference))
-    return render_template("cases/new.html", form=form), _status(form)
+    return render_template("cases/new.html", form=form), form_status()
 
 
 # --------------------------------------------------------------------------- editing a draft
@@ -93,7 +93,7 @@ def edit_case(reference: str):
             form, success="Le projet est enregistré.")
         if ok:
             return _back_to_edit(case, "projet")
-    return _render_edit(case, project_form=form, status=_status(form))
+    return _render_edit(case, project_form=form, status=form_status())
 
 
 @bp.post("/<reference>/demandes")
@@ -423,10 +423,6 @@ def event_url(case: Case, event: str) -> str:
 
 def format_siret(siret: str) -> str:
     return f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}" if len(siret or "") == 14 else siret
-
-
-def _status(form) -> int:
-    return 422 if form.is_submitted() else 200
 
 
 def _project_fields(form) -> dict:

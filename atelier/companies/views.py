@@ -1,17 +1,14 @@
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, url_for
 from flask_login import current_user
 
 from ..extensions import db
-from ..web import page_number, perform, role_required
+from ..web import form_status, page_number, perform, role_required
 from .access import companies_of, company_or_404
 from .forms import CompanyDetailsForm, CompanyForm
 from .operations import LEGAL_FORMS, declare_company, update_company
 
 bp = Blueprint("companies", __name__, url_prefix="/entreprises")
 
-
-def _status() -> int:
-    return 422 if request.method == "POST" else 200
 
 
 @bp.get("/")
@@ -32,7 +29,7 @@ def new_company():
                               form, success="L'entreprise est enregistrée.")
         if ok:
             return redirect(url_for("companies.show_company", company_id=company.id))
-    return render_template("companies/new.html", form=form), _status()
+    return render_template("companies/new.html", form=form), form_status()
 
 
 @bp.get("/<int:company_id>")
@@ -52,4 +49,4 @@ def edit_company(company_id: int):
                         form, success="Les informations de l'entreprise sont enregistrées.")
         if ok:
             return redirect(url_for("companies.show_company", company_id=company.id))
-    return render_template("companies/edit.html", form=form, company=company), _status()
+    return render_template("companies/edit.html", form=form, company=company), form_status()
