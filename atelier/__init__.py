@@ -4,6 +4,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask, render_template
+from werkzeug.routing import IntegerConverter
 
 from .config import DefaultConfig
 from .extensions import csrf, db, login_manager, migrate
@@ -79,7 +80,17 @@ def _development_secret(instance_path: str) -> str:
         return handle.read().strip()
 
 
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:…>`` in URLs: ids live in 32-bit INTEGER columns, so a larger number is not found
+    (404) instead of overflowing the database driver (500)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def _register_blueprints(app: Flask) -> None:
+    app.url_map.converters["int"] = DatabaseIdConverter
     from .admin.views import bp as admin_bp
     from .auth.views import bp as auth_bp
     from .cases.actions import bp as case_actions_bp
