@@ -241,7 +241,9 @@ def test_agents_get_no_applicant_panel(client, world, create_case):
 def _enrich(world, case, rounds: int):
     for n in range(rounds):
         ops.post_message(world.applicant, case, body=f"Message {n}")
-        ops.post_message(world.region_agent, case, body=f"Note {n}", internal=True)
+        # a draft takes no agency message: the notes are laid down as data, to weigh on the page
+        db.session.add(Message(case=case, author=world.region_agent, agency_id=world.region.id,
+                               body=f"Note {n}", internal=True))
         documents.add_document(world.applicant, case, "other", FakeUpload(PDF, f"piece-{n}.pdf"))
         ops.declare_minimis_aid(world.applicant, case, granted_on=paris_today(), granting_body=f"Org {n}",
                                 amount="100", regime="de_minimis")

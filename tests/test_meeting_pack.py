@@ -266,20 +266,23 @@ def test_an_opinion_due_later_is_not_overdue(client, world, put_on_agenda, opini
     assert rows_of(book["Avis"])[2][9] == "Non"
 
 
-def _aid(siren, amount, days_ago, regime="de_minimis", line_id=None):
+def _aid(siren, amount, days_ago, regime="de_minimis", line_id=None, case_id=None):
+    """An aid declared on dossier ``case_id``, or granted here on line ``line_id``."""
     db.session.add(MinimisAid(siren=siren, granted_on=paris_today() - timedelta(days=days_ago),
                               granting_body="Département", amount=Decimal(amount), regime=regime,
-                              source="declared" if line_id is None else "granted", line_id=line_id))
+                              source="declared" if line_id is None else "granted", line_id=line_id,
+                              case_id=case_id))
 
 
 def test_de_minimis_received_over_three_years_all_regimes(client, world, put_on_agenda):
     ours = put_on_agenda()
-    put_on_agenda("Autre entreprise", company=world.other_company, applicant=world.other_applicant)
+    theirs = put_on_agenda("Autre entreprise", company=world.other_company, applicant=world.other_applicant)
     siren = world.company.siren
-    _aid(siren, "10000", 100)
-    _aid(siren, "5000", 700, regime="de_minimis_agri")
-    _aid(siren, "7000", 3 * 366 + 30)  # more than three years before the meeting
-    _aid(world.other_company.siren, "2500", 10)
+    _aid(siren, "10000", 100, case_id=ours.id)
+    _aid(siren, "5000", 700, regime="de_minimis_agri", case_id=ours.id)
+    _aid(siren, "7000", 3 * 366 + 30, case_id=ours.id)  # more than three years before the meeting
+    _aid(siren, "10000", 100, case_id=theirs.id)  # declared on another dossier: not ours to count
+    _aid(world.other_company.siren, "2500", 10, case_id=theirs.id)
     db.session.commit()
     login(client, world.region_agent)
     _, book = download(client, world.region_meeting)

@@ -294,22 +294,24 @@ def _approve(world, case, agency_key, amount, gge=None):
                             gross_grant_equivalent=gge)
 
 
-def _declare(world, company, *, days_ago: int, amount: str, regime: str = "de_minimis"):
+def _declare(world, case, *, days_ago: int, amount: str, regime: str = "de_minimis"):
+    """An aid the applicant declared on ``case`` (laid down as data: the date may be any)."""
     from atelier.models import MinimisAid
 
     granted_on = paris_today() - timedelta(days=days_ago)
-    db.session.add(MinimisAid(siren=company.siren, granted_on=granted_on, granting_body="Département",
-                              amount=Decimal(amount), regime=regime, source="declared"))
+    db.session.add(MinimisAid(siren=case.company.siren, granted_on=granted_on, granting_body="Département",
+                              amount=Decimal(amount), regime=regime, source="declared", case_id=case.id))
     db.session.flush()
 
 
 def test_the_de_minimis_ceiling_counts_aid_of_the_rolling_three_years_by_grant_date(world, create_case):
     case = create_case("in_review", lines=[(world.region_scheme, "100000"), (world.bpi_scheme, "40000")])
-    three_years = (paris_today() - ops._three_years_before(paris_today())).days
-    _declare(world, world.company, days_ago=three_years, amount="250000")  # just out of the window
-    _declare(world, world.company, days_ago=three_years - 1, amount="200001")  # just inside it
-    _declare(world, world.company, days_ago=10, amount="50000", regime="de_minimis_agri")  # another regime
-    assert ops.minimis_received(world.company.siren, "de_minimis", paris_today()) == Decimal("200001")
+    three_years = (paris_today() - ops.three_years_before(paris_today())).days
+    _declare(world, case, days_ago=three_years, amount="250000")  # just out of the window
+    _declare(world, case, days_ago=three_years - 1, amount="200001")  # just inside it
+    _declare(world, case, days_ago=10, amount="50000", regime="de_minimis_agri")  # another regime
+    assert ops.minimis_received(world.company.siren, "de_minimis", paris_today(),
+                                case_id=case.id) == Decimal("200001")
     with pytest.raises(ActionRefused, match="Plafond de minimis dépassé") as refused:
         _approve(world, case, "region", "100000")
     assert refused.value.field == "granted_amount"
@@ -318,9 +320,10 @@ def test_the_de_minimis_ceiling_counts_aid_of_the_rolling_three_years_by_grant_d
 
 def test_a_loan_counts_for_its_gross_grant_equivalent_and_is_recorded(world, create_case):
     case = create_case("in_review")
-    _declare(world, world.company, days_ago=30, amount="290000")
+    _declare(world, case, days_ago=30, amount="290000")
     _approve(world, case, "bpi", "40000", gge="4000")  # 290 000 + 4 000 ≤ 300 000
-    assert ops.minimis_received(world.company.siren, "de_minimis", paris_today()) == Decimal("294000")
+    assert ops.minimis_received(world.company.siren, "de_minimis", paris_today(),
+                                case_id=case.id) == Decimal("294000")
     with pytest.raises(ActionRefused, match="Plafond de minimis dépassé"):
         _approve(world, case, "region", "6001")
 
@@ -347,3 +350,50 @@ def test_a_next_address_with_control_characters_goes_back_to_the_dossier(client,
                            data={"version": case.version})
     assert response.status_code == 303
     assert response.headers["Location"] == f"/dossiers/{case.reference}"
+
+
+# --------------------------------------------------------------------------- lead's follow-ups
+
+def test_an_id_too_large_for_the_database_in_a_url_is_a_404(client, world):
+    login(client, world.region_secretary)
+    for url in ("/comites/seances/99999999999", "/comites/seances/99999999999/ordre-du-jour.xlsx"):
+        assert client.get(url).status_code == 404, url
+    login(client, world.admin)
+    assert client.get("/admin/organismes/99999999999/modifier").status_code == 404
+
+
+def test_de_minimis_declared_on_another_dossier_does_not_count_twice(world, create_case):
+    """The same aid declared on two dossiers of one company counts once: only this dossier's
+    declaration, plus the aid granted here, are summed."""
+    received_on = paris_today() - timedelta(days=400)
+    for case in (create_case("draft"), create_case("draft")):
+        ops.declare_minimis_aid(world.applicant, case, granted_on=received_on, amount="120000",
+                                granting_body="Conseil départemental", regime="de_minimis")
+    assert ops.minimis_received(world.company.siren, "de_minimis", paris_today(),
+                                case_id=case.id) == Decimal("120000.00")
+
+
+def test_a_consulted_agency_reads_but_does_not_write_to_the_applicant(client, world, create_case):
+    case = create_case("in_review")
+    ops.ask_opinion(world.bpi_agent, case.lines[1], agency=world.aer, due_on=paris_today() + timedelta(days=7))
+    db.session.commit()
+    with pytest.raises(ActionRefused, match="lecture seule"):
+        ops.post_message(world.aer_agent, case, body="Bonjour")
+    db.session.rollback()
+    login(client, world.aer_agent)
+    page = client.get(f"/dossiers/{case.reference}").get_data(as_text=True)
+    assert f"/dossiers/{case.reference}/messages" not in page
+
+
+def test_two_messages_at_once_do_not_make_a_decision_stale(world, create_case):
+    """Messages do not bump the dossier's version: a decision taken at the same time is not told
+    "modifié entre-temps" because someone wrote."""
+    case = create_case("in_review")
+    seen = case.version
+    ops.post_message(world.region_agent, case, body="Premier")
+    ops.post_message(world.applicant, case, body="Second")
+    db.session.commit()
+    db.session.refresh(case)
+    assert case.version == seen and len(case.messages) == 2
+    ops.dismiss_case(world.region_agent, case, reason="Hors périmètre", expected_version=seen)
+    assert case.state == "dismissed"

@@ -65,6 +65,17 @@ def is_member(user: User, company_id: int) -> bool:
     return cache[key]
 
 
+def may_post_messages(user: User, case: Case) -> bool:
+    """Members of the company, and agents of the lead agency or of an agency holding a line.
+    Agencies that were consulted or handed the dossier over only read it (domain.md)."""
+    if user.is_applicant:
+        return is_member(user, case.company_id)
+    if user.is_agent and case.state != "draft":
+        return case.lead_agency_id == user.agency_id or any(
+            line.agency_id == user.agency_id for line in case.lines)
+    return False
+
+
 def _request_cache() -> dict:
     if not has_request_context():
         return {}

@@ -10,7 +10,7 @@ their own events, with no actor.
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from ..agencies.models import Agency
 from ..auth.models import User
@@ -23,7 +23,7 @@ from ..schemes.models import DOCUMENT_KINDS, Scheme
 from ..workflow import (CASE_EDITABLE_STATES, CASE_MACHINE, CASE_RULES, LINE_GRANTED_STATES,
                         LINE_MACHINE, LINE_OPEN_STATES, LINE_RULES, NOT_ALLOWED_NOW,
                         CASE_STATES, LINE_STATES, EventRule, fire)
-from .access import is_member, roles_on
+from .access import is_member, may_post_messages, roles_on
 from .models import (Case, CaseAgency, Event, FundingLine, Message, Opinion, Payment,
                      ReferenceCounter)
 
@@ -529,18 +529,26 @@ def _presented(line: FundingLine, proposed: Decimal) -> dict:
     })
 
 
-def minimis_received(siren: str, regime: str, on: date) -> Decimal:
-    """De minimis aid of this regime granted to the SIREN in the three years before ``on``."""
-    start = _three_years_before(on)
+def minimis_counted_for(case_id: int):
+    """Which register rows count for a dossier: every aid granted here (any dossier of the SIREN),
+    and the aid declared on THIS dossier only — the applicant's latest statement. Declarations made
+    on other dossiers (drafts, withdrawn ones, or older statements of the same aid) would count the
+    same aid twice."""
+    return or_(MinimisAid.source == "granted", MinimisAid.case_id == case_id)
+
+
+def minimis_received(siren: str, regime: str, on: date, *, case_id: int) -> Decimal:
+    """De minimis aid of this regime received by the SIREN in the three years before ``on``."""
+    start = three_years_before(on)
     total = db.session.scalar(
         select(func.coalesce(func.sum(MinimisAid.amount), 0)).where(
-            MinimisAid.siren == siren, MinimisAid.regime == regime,
+            MinimisAid.siren == siren, MinimisAid.regime == regime, minimis_counted_for(case_id),
             MinimisAid.granted_on > start, MinimisAid.granted_on <= on)
     )
     return Decimal(total).quantize(CENT)
 
 
-def _three_years_before(day: date) -> date:
+def three_years_before(day: date) -> date:
     try:
         return day.replace(year=day.year - 3)
     except ValueError:  # 29 February
@@ -569,7 +577,7 @@ def approve_line(actor: User, line: FundingLine, *, granted_amount, gross_grant_
             if gge > amount:
                 raise ActionRefused("L'équivalent-subvention brut ne peut pas dépasser le montant "
                                     "accordé.", "gross_grant_equivalent")
-        received = minimis_received(line.case.company.siren, scheme.regime, today)
+        received = minimis_received(line.case.company.siren, scheme.regime, today, case_id=line.case_id)
         ceiling = MINIMIS_CEILINGS[scheme.regime]
         if received + gge > ceiling:
             raise ActionRefused(
@@ -770,17 +778,22 @@ def give_opinion(actor: User, opinion: Opinion, *, verdict: str, intended_amount
 
 def post_message(actor: User, case: Case, *, body: str, internal: bool = False) -> Message:
     text = _required_text(body, "body", "Le message est vide.")
-    roles = roles_on(actor, case)
     if actor.is_applicant:
-        if "applicant" not in roles:
+        if not may_post_messages(actor, case):
             raise ActionRefused("Seul un membre de l'entreprise peut écrire sur ce dossier.")
         if internal:
             raise ActionRefused("Les notes internes sont réservées aux agents.")
     elif not actor.is_agent:
         raise ActionRefused("Les administrateurs n'interviennent pas sur les dossiers.")
+    elif not may_post_messages(actor, case):
+        raise ActionRefused("Votre organisme consulte ce dossier en lecture seule : seuls l'organisme "
+                            "pilote et ceux qui instruisent une demande y écrivent.")
     message = Message(case=case, author=actor, agency_id=actor.agency_id, body=text,
                       internal=bool(internal) and actor.is_agent)
     db.session.add(message)
-    case.updated_at = utcnow()
+    # A message changes nothing that a concurrent decision relies on: refresh the "last update" of
+    # the dossier without bumping its version, so that two messages at once both go through.
+    db.session.execute(update(Case).where(Case.id == case.id).values(updated_at=utcnow())
+                       .execution_options(synchronize_session=False))
     db.session.flush()
     return message

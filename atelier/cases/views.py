@@ -288,7 +288,7 @@ def _render_case(case: Case, message_form: MessageForm, status: int = 200):
     today = paris_today()
     return render_template(
         "cases/show.html", case=case, messages=messages, timeline=_timeline(events, user),
-        message_form=message_form, can_write=user.is_agent or is_applicant,
+        message_form=message_form, can_write=access.may_post_messages(user, case),
         is_applicant=is_applicant, actions=actions, today=today,
         editable=editable,
         withdrawable=is_applicant and case.state in WITHDRAWABLE_STATES,

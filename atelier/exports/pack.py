@@ -16,7 +16,7 @@ the pack is the agenda; once the decisions are recorded the same download carrie
 
 The de minimis column sums, for the company's SIREN, the de minimis aid of every regime (general,
 agricultural, fisheries, SGEI: they cumulate towards the general ceiling) granted in the three years
-before the meeting date, declared by the applicant or granted here, leaving out the aid granted on
+before the meeting date, granted here or declared on that dossier, leaving out the aid granted on
 the lines of this very meeting so that the figure is the same before and after the decisions.
 A comment on the column header says so in the workbook.
 
@@ -41,7 +41,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from ..cases.models import FundingLine, Opinion
-from ..cases.operations import _three_years_before
+from ..cases.operations import minimis_counted_for, three_years_before
 from ..committees.models import AgendaItem, Meeting
 from ..common import ActionRefused
 from ..companies.models import SIZE_LABELS, MinimisAid
@@ -58,7 +58,7 @@ __all__ = ["XLSX_MIMETYPE", "export_meeting_to", "pack_filename", "write_meeting
 SUMMARY_SHEET, CASES_SHEET, OPINIONS_SHEET = "Synthèse", "Dossiers", "Avis"
 MINIMIS_NOTE = ("Aides de minimis de tous les règlements (général, agricole, pêche, SIEG) reçues par "
                 "l'entreprise (même SIREN) dans les trois ans précédant la date de la séance, "
-                "déclarées par le demandeur ou accordées sur la plateforme, hors aides accordées sur "
+                "accordées sur la plateforme ou déclarées dans ce dossier, hors aides accordées sur "
                 "les demandes de cette séance.")
 
 
@@ -163,19 +163,29 @@ def _entries(meeting: Meeting) -> list[Entry]:
     return entries
 
 
-def _minimis_received(meeting: Meeting, entries: list[Entry]) -> dict[str, Decimal]:
-    """``{SIREN: de minimis received over the three years before the meeting}`` in one statement."""
-    sirens = sorted({entry.item.line.case.company.siren for entry in entries})
+def _minimis_received(meeting: Meeting, entries: list[Entry]) -> dict[int, Decimal]:
+    """``{case id: de minimis received over the three years before the meeting}`` in one statement,
+    counting what the approval counts (``minimis_counted_for``): aid granted here to the SIREN, and
+    the aid declared on that dossier."""
+    cases = {entry.item.line.case.id: entry.item.line.case.company.siren for entry in entries}
+    if not cases:
+        return {}
     this_meeting_lines = select(AgendaItem.line_id).where(AgendaItem.meeting_id == meeting.id)
     rows = db.session.execute(
-        select(MinimisAid.siren, func.sum(MinimisAid.amount))
-        .where(MinimisAid.siren.in_(sirens),
-               MinimisAid.granted_on > _three_years_before(meeting.meets_on),
+        select(MinimisAid.siren, MinimisAid.source, MinimisAid.case_id, func.sum(MinimisAid.amount))
+        .where(MinimisAid.siren.in_(sorted(set(cases.values()))),
+               or_(*(minimis_counted_for(case_id) for case_id in cases)),
+               MinimisAid.granted_on > three_years_before(meeting.meets_on),
                MinimisAid.granted_on <= meeting.meets_on,
                or_(MinimisAid.line_id.is_(None), MinimisAid.line_id.not_in(this_meeting_lines)))
-        .group_by(MinimisAid.siren)
-    )
-    return {siren: Decimal(str(total)) for siren, total in rows}
+        .group_by(MinimisAid.siren, MinimisAid.source, MinimisAid.case_id)
+    ).all()
+    received = {}
+    for case_id, siren in cases.items():
+        received[case_id] = sum((Decimal(str(total)) for row_siren, source, row_case, total in rows
+                                 if row_siren == siren and (source == "granted" or row_case == case_id)),
+                                Decimal(0))
+    return received
 
 
 def _granted_in_year(meeting: Meeting, entries: list[Entry]) -> dict[int, Decimal]:
@@ -265,7 +275,7 @@ def _cases_sheet(workbook, entries, minimis, today: date, page_header):
             figures.get("project"), figures.get("scheme"), INSTRUMENTS.get(instrument, instrument),
             figures.get("eligible_cost"), figures.get("requested"), figures.get("proposed"),
             None if item.is_pending else item.outcome_label, item.granted_amount,
-            minimis.get(company.siren, Decimal(0)), _opinions_text(entry.opinions, today),
+            minimis.get(item.line.case.id, Decimal(0)), _opinions_text(entry.opinions, today),
             item.proposed_by.name if item.proposed_by is not None else None,
         ])
     ws = _table(workbook, CASES_SHEET, columns, rows, page_header)
