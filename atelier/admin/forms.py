@@ -12,7 +12,9 @@ from ..common import ActionRefused
 from ..companies.operations import clean_text
 from ..forms import AmountField, Checked, DayField, FrenchForm, IdSelectField, Present, options
 from ..schemes.models import DOCUMENT_KINDS, INSTRUMENTS, REGIMES
+from ..companies.models import SIZE_LABELS
 from ..schemes.operations import parse_code, parse_positive_amount, parse_rate_percent
+from ..schemes.rules import parse_departements, parse_excluded_naf, parse_sizes
 
 ACCOUNT_KINDS = {
     "agent": "Agent d'un organisme",
@@ -30,6 +32,15 @@ class PercentField(StringField):
             if "." in text:
                 text = text.rstrip("0").rstrip(".")
             return text.replace(".", ",")
+        return super()._value()
+
+
+class ListTextField(StringField):
+    """A list stored as JSON (``["21", "25"]``), typed and shown as ``21, 25``."""
+
+    def _value(self):
+        if isinstance(self.data, (list, tuple)):
+            return ", ".join(str(item) for item in self.data)
         return super()._value()
 
 
@@ -112,8 +123,17 @@ class SchemeForm(FrenchForm):
     required_documents = CheckboxesField("Pièces à joindre", choices=options(DOCUMENT_KINDS.items()),
                                          validate_choice=False)
     description = TextAreaField("Description", render_kw={"rows": 8})
+    eligible_sizes = CheckboxesField("Tailles d'entreprise éligibles", choices=options(SIZE_LABELS.items()),
+                                     validate_choice=False, validators=[Checked(parse_sizes, required=False)])
+    eligible_departements = ListTextField("Départements éligibles",
+                                          validators=[Checked(parse_departements, required=False)],
+                                          render_kw={"autocomplete": "off", "spellcheck": "false"})
+    excluded_naf = ListTextField("Activités exclues (codes NAF)",
+                                 validators=[Checked(parse_excluded_naf, required=False)],
+                                 render_kw={"autocomplete": "off", "spellcheck": "false"})
 
     def scheme_fields(self) -> dict:
         return {name: self[name].data for name in (
             "code", "name", "instrument", "regime", "ceiling", "max_rate", "annual_budget", "opens_on",
-            "closes_on", "required_documents", "description")}
+            "closes_on", "required_documents", "description", "eligible_sizes", "eligible_departements",
+            "excluded_naf")}

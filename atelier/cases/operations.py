@@ -20,6 +20,7 @@ from ..companies.models import MINIMIS_CEILINGS, MINIMIS_REGIMES, Company, Minim
 from ..extensions import db
 from ..formatting import money, paris_today
 from ..schemes.models import DOCUMENT_KINDS, Scheme
+from ..schemes.rules import check_amount, scheme_refusals
 from ..workflow import (CASE_EDITABLE_STATES, CASE_MACHINE, CASE_RULES, LINE_GRANTED_STATES,
                         LINE_MACHINE, LINE_OPEN_STATES, LINE_RULES, NOT_ALLOWED_NOW,
                         CASE_STATES, LINE_STATES, EventRule, fire)
@@ -217,13 +218,7 @@ def update_project(actor: User, case: Case, *, expected_version=None, **fields) 
 
 def _check_line_amount(scheme: Scheme, amount: Decimal, eligible_cost: Decimal | None, field: str,
                        label: str) -> None:
-    if amount > scheme.ceiling:
-        raise ActionRefused(f"{label} dépasse le plafond du dispositif « {scheme.name} » "
-                            f"({money(scheme.ceiling)}).", field)
-    if eligible_cost is not None and amount > scheme.max_for_cost(eligible_cost):
-        raise ActionRefused(f"{label} dépasse le taux maximal du dispositif « {scheme.name} » : "
-                            f"au plus {money(scheme.max_for_cost(eligible_cost))} pour un coût "
-                            f"éligible de {money(eligible_cost)}.", field)
+    check_amount(scheme, amount, eligible_cost, field, label)  # the scheme's rules: schemes/rules.py
 
 
 def add_line(actor: User, case: Case, *, scheme: Scheme, requested_amount) -> FundingLine:
@@ -307,14 +302,10 @@ def submission_problems(case: Case, today: date) -> list[str]:
             # stuck there because a scheme closed since (nobody could then withdraw or dismiss it
             # once a line is granted).
             continue
-        scheme = line.scheme
-        if not scheme.is_open_on(today):
-            problems.append(f"Demande {number} : le dispositif « {scheme.name} » n'est pas ouvert "
-                            "aux demandes à cette date.")
-        try:
-            _check_line_amount(scheme, line.requested_amount, case.eligible_cost, "", "Le montant demandé")
-        except ActionRefused as refused:
-            problems.append(f"Demande {number} : {refused.message}")
+        reasons = scheme_refusals(line.scheme, case.company, case, line.requested_amount, today)
+        if reasons:  # one message per failing line, every reason in it
+            text = " ".join(reasons)
+            problems.append(f"Demande {number} : {text[0].lower()}{text[1:]}")
     present = {document.kind for document in case.documents}
     missing = []
     for line in case.lines:
@@ -567,6 +558,7 @@ def approve_line(actor: User, line: FundingLine, *, granted_amount, gross_grant_
         if amount > line.proposed_amount:
             raise ActionRefused(f"Le montant accordé ne peut pas dépasser le montant proposé "
                                 f"({money(line.proposed_amount)}).", "granted_amount")
+        _check_line_amount(scheme, amount, line.case.eligible_cost, "granted_amount", "Le montant accordé")
         if not scheme.is_de_minimis:
             return
         if scheme.instrument == "grant":

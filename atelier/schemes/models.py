@@ -64,6 +64,10 @@ class Scheme(db.Model):
     opens_on: Mapped[date]
     closes_on: Mapped[date | None]
     required_documents: Mapped[list] = mapped_column(JSON, default=list)
+    # Eligibility rules (see rules.py); an empty list means no restriction.
+    eligible_sizes: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    eligible_departements: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    excluded_naf: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     description: Mapped[str] = mapped_column(Text, default="")
 
     agency = relationship("Agency", lazy="joined")
@@ -87,6 +91,18 @@ class Scheme(db.Model):
     @property
     def required_document_labels(self) -> list[str]:
         return [DOCUMENT_KINDS.get(kind, kind) for kind in self.required_documents]
+
+    @property
+    def eligible_size_labels(self) -> list[str]:
+        from ..companies.models import SIZE_LABELS
+
+        return [SIZE_LABELS.get(size, size) for size in self.eligible_sizes]
+
+    @property
+    def excluded_naf_labels(self) -> list[str]:
+        from .rules import describe_naf_rule
+
+        return [describe_naf_rule(rule) for rule in self.excluded_naf]
 
     def max_for_cost(self, eligible_cost: Decimal) -> Decimal:
         """The most this scheme can give for a project of this eligible cost."""

@@ -13,6 +13,7 @@ from ..common import ActionRefused, parse_amount
 from ..companies.operations import clean_text
 from ..extensions import db
 from .models import DOCUMENT_KINDS, INSTRUMENTS, REGIMES, Scheme
+from .rules import parse_departements, parse_excluded_naf, parse_sizes
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
@@ -87,7 +88,8 @@ def parse_positive_amount(value, field: str, label: str) -> Decimal:
 
 def _set_fields(scheme: Scheme, *, code, name, agency: Agency | None, committee: Committee | None,
                 instrument, regime, ceiling, max_rate, annual_budget, opens_on, closes_on,
-                required_documents, description) -> None:
+                required_documents, description, eligible_sizes=None, eligible_departements=None,
+                excluded_naf=None) -> None:
     code = parse_code(code)
     others = select(Scheme.id).where(Scheme.code == code)
     if scheme.id:
@@ -124,6 +126,13 @@ def _set_fields(scheme: Scheme, *, code, name, agency: Agency | None, committee:
     scheme.closes_on = closes
     scheme.required_documents = parse_documents(required_documents)
     scheme.description = (description or "").strip()
+    # Eligibility rules: None leaves them as they are, an empty list lifts the restriction.
+    if eligible_sizes is not None:
+        scheme.eligible_sizes = parse_sizes(eligible_sizes)
+    if eligible_departements is not None:
+        scheme.eligible_departements = parse_departements(eligible_departements)
+    if excluded_naf is not None:
+        scheme.excluded_naf = parse_excluded_naf(excluded_naf)
 
 
 def _has_lines(scheme: Scheme) -> bool:
