@@ -146,10 +146,11 @@ def amount_refusals(scheme, amount: Decimal, eligible_cost: Decimal | None,
     if amount > scheme.ceiling:
         reasons.append(f"{label} dépasse le plafond du dispositif « {scheme.name} » "
                        f"({money(scheme.ceiling)}).")
-    if eligible_cost is not None and amount > scheme.max_for_cost(eligible_cost):
-        reasons.append(f"{label} dépasse le taux maximal du dispositif « {scheme.name} » : "
-                       f"au plus {money(scheme.max_for_cost(eligible_cost))} pour un coût "
-                       f"éligible de {money(eligible_cost)}.")
+    if eligible_cost is not None:
+        by_rate = (eligible_cost * scheme.max_rate).quantize(Decimal("0.01"))
+        if amount > by_rate:
+            reasons.append(f"{label} dépasse le taux maximal du dispositif « {scheme.name} » : "
+                           f"au plus {money(by_rate)} pour un coût éligible de {money(eligible_cost)}.")
     return reasons
 
 
