@@ -546,6 +546,26 @@ def three_years_before(day: date) -> date:
         return day.replace(year=day.year - 3, day=28)
 
 
+def lock_company_minimis(siren: str) -> None:
+    """Serialise every de minimis approval of one SIREN, whatever the dossier, line or agency.
+
+    Two agencies may approve, at the same moment, aids that each fit under the ceiling alone but
+    not together; optimistic locking (per dossier, per line) cannot see that. So, before summing the
+    register, the approval locks the rows of the company's SIREN, which all its approvals share: the
+    second approver waits until the first commits, then sums a register that includes its aid.
+    PostgreSQL: ``SELECT … FOR UPDATE`` (rows in id order, so two approvers never deadlock).
+    SQLite: a transaction reads before it writes and only locks the database at its first write,
+    so the approval writes first (a no-op UPDATE of those rows), taking the database's write lock;
+    the other writer waits for it (busy timeout) and its later reads see the committed aid.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(Company.id).where(Company.siren == siren)
+                           .order_by(Company.id).with_for_update())
+    else:
+        db.session.execute(update(Company).where(Company.siren == siren).values(siren=Company.siren)
+                           .execution_options(synchronize_session=False))
+
+
 def approve_line(actor: User, line: FundingLine, *, granted_amount, gross_grant_equivalent=None,
                  expected_version=None) -> Event:
     today = paris_today()
@@ -569,7 +589,9 @@ def approve_line(actor: User, line: FundingLine, *, granted_amount, gross_grant_
             if gge > amount:
                 raise ActionRefused("L'équivalent-subvention brut ne peut pas dépasser le montant "
                                     "accordé.", "gross_grant_equivalent")
-        received = minimis_received(line.case.company.siren, scheme.regime, today, case_id=line.case_id)
+        siren = line.case.company.siren
+        lock_company_minimis(siren)  # before summing: see its docstring
+        received = minimis_received(siren, scheme.regime, today, case_id=line.case_id)
         ceiling = MINIMIS_CEILINGS[scheme.regime]
         if received + gge > ceiling:
             raise ActionRefused(
