@@ -94,6 +94,15 @@ class SchemeSpec:
     annual_budget: str
     documents: tuple[str, ...]
     description: str
+    # Eligibility rules (Scheme.eligible_sizes, eligible_departements, excluded_naf): empty = no restriction.
+    sizes: tuple[str, ...] = ()
+    departements: tuple[str, ...] = ()
+    excluded_naf: tuple[str, ...] = ()
+
+
+SME = ("micro", "small", "medium")  # PME au sens européen
+NOT_FINANCE = ("K",)  # the financial and insurance activities, excluded by the economic-development aids
+ONLY_AGRICULTURE = tuple(letter for letter in "BCDEFGHIJKLMNOPQRSTU")  # every section but A
 
 
 SCHEMES = [
@@ -101,32 +110,38 @@ SCHEMES = [
                "200000", "0.30", "12000000", ("kbis", "quotes"),
                "Subvention aux investissements matériels et immobiliers des PME industrielles et "
                "artisanales de production : jusqu'à 30 % des dépenses éligibles (régime d'exemption "
-               "RGEC, article 17)."),
+               "RGEC, article 17).", sizes=SME, excluded_naf=("A", "K")),
     SchemeSpec("REGION-CONSEIL-EXPORT", "region", "Aide au conseil et à la prospection internationale",
                "grant", "de_minimis", "30000", "0.50", "1500000", ("quotes",),
                "Subvention des prestations de conseil, des salons et des missions de prospection à "
-               "l'étranger : 50 % des dépenses, au titre du règlement de minimis."),
+               "l'étranger : 50 % des dépenses, au titre du règlement de minimis.", sizes=SME,
+               excluded_naf=("A", "K")),
     SchemeSpec("AER-AVANCE-DEVELOPPEMENT", "aer", "Avance remboursable Développement", "repayable_advance",
                "de_minimis", "150000", "0.50", "6000000", ("business_plan", "accounts"),
                "Avance sans intérêt ni garantie, remboursable sur cinq ans après un différé d'un an, "
-               "pour les programmes de développement des PME (emploi, capacité de production)."),
+               "pour les programmes de développement des PME (emploi, capacité de production).", sizes=SME,
+               excluded_naf=("A", "K")),
     SchemeSpec("BPI-PRET-INNOVATION", "bpifrance", "Prêt d'innovation à taux zéro", "zero_rate_loan",
                "de_minimis", "100000", "0.50", "8000000", ("business_plan",),
                "Prêt à taux zéro cofinancé par la Région pour les projets d'innovation : mise au point "
-               "d'un produit, d'un procédé ou d'un service nouveau jusqu'à sa mise sur le marché."),
+               "d'un produit, d'un procédé ou d'un service nouveau jusqu'à sa mise sur le marché.",
+               sizes=SME, excluded_naf=("A", "K")),
     SchemeSpec("BPI-GARANTIE-REGIONALE", "bpifrance", "Garantie régionale des prêts bancaires", "guarantee",
                "gber", "300000", "0.70", "20000000", ("rib",),
                "Garantie jusqu'à 70 % des prêts bancaires finançant la création, la reprise ou le "
-               "développement des PME, avec le fonds régional de garantie."),
+               "développement des PME, avec le fonds régional de garantie.", sizes=SME,
+               excluded_naf=NOT_FINANCE),
     SchemeSpec("CD21-DIVERSIFICATION-AGRICOLE", "cotedor", "Aide à la diversification agricole", "grant",
                "de_minimis_agri", "30000", "0.40", "900000", ("kbis",),
                "Subvention aux exploitations de Côte-d'Or qui transforment ou vendent leur production "
                "à la ferme : ateliers de transformation, points de vente, conversion en agriculture "
-               "biologique."),
+               "biologique.", sizes=("micro", "small"), departements=("21",),
+               excluded_naf=ONLY_AGRICULTURE),
     SchemeSpec("INITIATIVE21-PRET-HONNEUR", "initiative", "Prêt d'honneur Création-Reprise", "honour_loan",
                "none", "30000", "0.50", "1200000", ("business_plan",),
                "Prêt personnel à taux zéro et sans garantie accordé au créateur ou au repreneur, pour "
-               "renforcer ses fonds propres et faciliter le prêt bancaire ; parrainage pendant trois ans."),
+               "renforcer ses fonds propres et faciliter le prêt bancaire ; parrainage pendant trois ans.",
+               sizes=("micro", "small"), departements=("21",), excluded_naf=NOT_FINANCE),
 ]
 
 
@@ -265,7 +280,10 @@ class _DemoBuilder:
                                 regime=spec.regime, ceiling=Decimal(spec.ceiling),
                                 max_rate=Decimal(spec.max_rate), annual_budget=Decimal(spec.annual_budget),
                                 opens_on=opens_on, closes_on=closes_on,
-                                required_documents=list(spec.documents), description=spec.description)
+                                required_documents=list(spec.documents), description=spec.description,
+                                eligible_sizes=list(spec.sizes),
+                                eligible_departements=list(spec.departements),
+                                excluded_naf=list(spec.excluded_naf))
                 db.session.add(scheme)
             self.schemes[spec.code] = scheme
         db.session.flush()

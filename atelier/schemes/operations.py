@@ -156,3 +156,32 @@ def update_scheme(actor: User, scheme: Scheme, **fields) -> Scheme:
     _set_fields(scheme, **fields)
     db.session.flush()
     return scheme
+
+
+def create_draft_with_schemes(actor: User, company, *, title: str, eligible_cost: Decimal,
+                              starts_on: date, scheme_ids):
+    """« Créer un brouillon avec ces dispositifs »: a draft for ``company`` and one funding line per
+    chosen scheme, asking the most it can give. A scheme the project cannot ask is refused, and
+    nothing is created (the caller commits once)."""
+    from ..cases import operations as case_operations
+    from .rules import eligibility
+
+    chosen = list(dict.fromkeys(scheme_ids or []))
+    if not chosen:
+        raise ActionRefused("Choisissez au moins un dispositif à solliciter.", "schemes")
+    eligible, excluded = eligibility(company, eligible_cost, starts_on)
+    maximum = {scheme.id: (scheme, amount) for scheme, amount in eligible}
+    names = {scheme.id: scheme.name for scheme, _ in excluded}
+    refused = [scheme_id for scheme_id in chosen if scheme_id not in maximum]
+    if refused:
+        known = [f"« {names[scheme_id]} »" for scheme_id in refused if scheme_id in names]
+        if known:
+            raise ActionRefused("Ce projet ne peut pas solliciter " + ", ".join(known) + " : choisissez parmi "
+                                "les dispositifs que vous pouvez solliciter.", "schemes")
+        raise ActionRefused("Choisissez les dispositifs dans la liste proposée.", "schemes")
+    case = case_operations.create_case(actor, company, title=title, starts_on=starts_on,
+                                       eligible_cost=eligible_cost)
+    for scheme_id in chosen:
+        scheme, amount = maximum[scheme_id]
+        case_operations.add_line(actor, case, scheme=scheme, requested_amount=amount)
+    return case

@@ -194,3 +194,33 @@ def check_amount(scheme, amount: Decimal, eligible_cost: Decimal | None, field: 
     reasons = amount_refusals(scheme, amount, eligible_cost, label)
     if reasons:
         raise ActionRefused(reasons[0], field)
+
+
+# ------------------------------------------------------------------ « Quelles aides pour mon projet ? »
+
+def eligibility(company, eligible_cost: Decimal, on: date):
+    """Every scheme, split for a project of ``company`` costing ``eligible_cost`` and starting ``on``.
+
+    Returns ``(eligible, excluded)``: ``eligible`` lists ``(scheme, the most it can give)`` —
+    ``Scheme.max_for_cost`` — and ``excluded`` lists ``(scheme, every French reason)`` from
+    ``scheme_refusals`` (dates and company; the maximum always fits the ceiling and the rate).
+    One query whatever the number of schemes (their agency is joined).
+    """
+    from sqlalchemy import select
+
+    from ..extensions import db
+    from .models import Scheme
+
+    schemes = db.session.scalars(select(Scheme).order_by(Scheme.name, Scheme.id)).unique().all()
+    eligible, excluded = [], []
+    for scheme in schemes:
+        maximum = scheme.max_for_cost(eligible_cost)
+        reasons = scheme_refusals(scheme, company, None, maximum, on)
+        if maximum <= 0:
+            reasons.append("Le coût éligible est trop faible pour une aide du dispositif "
+                           f"« {scheme.name} ».")
+        if reasons:
+            excluded.append((scheme, reasons))
+        else:
+            eligible.append((scheme, maximum))
+    return eligible, excluded
