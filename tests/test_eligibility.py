@@ -273,3 +273,20 @@ def test_a_draft_for_someone_else_s_company_is_refused(client, loaded):
     assert response.status_code == 422
     assert "Choisissez une de vos entreprises." in text(response)
     assert db.session.scalar(select(func.count(Case.id))) == cases
+
+
+def test_the_filled_page_and_its_error_pages_are_accessible(client, loaded):
+    from test_html_quality import check_form_error_page, check_page
+
+    login(client, loaded["julien"])
+    filled = client.get(URL, query_string={"company": loaded["menuiserie"].id, "eligible_cost": "80000",
+                                           "starts_on": paris_today().isoformat()})
+    assert filled.status_code == 200 and check_page(filled.get_data(as_text=True)) == []
+    wrong = client.get(URL, query_string={"company": loaded["menuiserie"].id, "eligible_cost": "-3",
+                                          "starts_on": "demain"})
+    assert wrong.status_code == 422
+    assert check_page(wrong.get_data(as_text=True)) == []
+    assert check_form_error_page(wrong.get_data(as_text=True)) == []
+    refused, _ = _post(client, loaded, ["REGION-INVEST-PME"], title="")
+    assert refused.status_code == 422
+    assert check_page(refused.get_data(as_text=True)) == []

@@ -56,7 +56,7 @@ PERSONS = ("anonymous", "applicant", "agent", "secretary", "partner", "admin")
 HTML_ENDPOINTS = (
     "main.home", "main.accessibility",
     "auth.login", "auth.register", "auth.account",
-    "schemes.catalogue", "schemes.show_scheme",
+    "schemes.catalogue", "schemes.show_scheme", "schemes.eligibility",
     "companies.my_companies", "companies.new_company", "companies.show_company", "companies.edit_company",
     "cases.my_cases", "cases.new_case", "cases.show_case", "cases.edit_case", "cases.confirm_withdraw",
     "inbox.inbox",

@@ -176,8 +176,8 @@ def create_draft_with_schemes(actor: User, company, *, title: str, eligible_cost
     if refused:
         known = [f"« {names[scheme_id]} »" for scheme_id in refused if scheme_id in names]
         if known:
-            raise ActionRefused("Ce projet ne peut pas solliciter " + ", ".join(known) + " : choisissez parmi "
-                                "les dispositifs que vous pouvez solliciter.", "schemes")
+            raise ActionRefused(f"Ce projet ne peut pas solliciter {', '.join(known)} : choisissez "
+                                "parmi les dispositifs que vous pouvez solliciter.", "schemes")
         raise ActionRefused("Choisissez les dispositifs dans la liste proposée.", "schemes")
     case = case_operations.create_case(actor, company, title=title, starts_on=starts_on,
                                        eligible_cost=eligible_cost)
