@@ -317,7 +317,7 @@ def test_the_agenda_page_queries_do_not_grow_with_items(app, client, world, put_
     with count_queries(app) as many:
         response = client.get(url)
     assert html(response).count("/actions/approve") == 30
-    assert len(many) == len(few) == 3  # the person, the meeting, its agenda
+    assert len(many) == len(few) == 4  # the person, the meeting, its agenda, its schemes' envelopes
 
 
 def _form_fields(page: str, action: str) -> dict:

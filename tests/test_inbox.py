@@ -204,4 +204,4 @@ def test_same_number_of_queries_for_10_and_200_dossiers(app, client, world, crea
     _fill(world, create_case, 190)
     large = _statements_per_section(app, client)
     assert large == small
-    assert max(small.values()) <= 12
+    assert max(small.values()) <= 13  # with the grouped envelope figures of the agency's schemes

@@ -102,6 +102,8 @@ LINE_HANDLERS: dict[str, Handler] = {
     "approve": Handler(
         lambda user, line, form: ops.approve_line(user, line, granted_amount=form.granted_amount.data,
                                                   gross_grant_equivalent=form.gross_grant_equivalent.data,
+                                                  over_envelope_confirmed=bool(
+                                                      form.over_envelope_confirmed.data),
                                                   expected_version=form.version.data),
         lambda line, _: f"L'aide est accordée : {money(line.granted_amount)}."),
     "reject": Handler(
@@ -330,6 +332,8 @@ def _line_action(case: Case, line: FundingLine, rule, lookups: _Lookups, today) 
     elif rule.name == "approve":
         if not (line.scheme.is_de_minimis and line.scheme.instrument != "grant"):
             del form.gross_grant_equivalent  # only an advance or a loan has one to enter
+        if line.scheme.annual_budget is None:
+            del form.over_envelope_confirmed  # no envelope to go beyond
     return Action(rule.name, rule.label,
                   url_for("case_actions.line_event", reference=case.reference, line_id=line.id,
                           event=rule.name), form, line, note=note)

@@ -4,7 +4,7 @@ These forms read what was typed (an amount is an amount, a date is a date: ``ate
 the rules of the event (amount within the proposal, meeting of the right committee, date not in
 the future…) live in ``cases/operations.py``, which answers in French beside the field it names.
 """
-from wtforms import RadioField, TextAreaField
+from wtforms import BooleanField, RadioField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..forms import AmountField, DayField, FrenchForm, IdSelectField, VersionField, multi_line, options
@@ -76,6 +76,7 @@ class ApproveForm(EventForm):
     granted_amount = AmountField("Montant accordé (en euros)", subject="Le montant accordé")
     gross_grant_equivalent = AmountField("Équivalent-subvention brut (en euros, pour une avance ou un prêt)",
                                          subject="L'équivalent-subvention brut", allow_zero=True)
+    over_envelope_confirmed = BooleanField("Je confirme l'accord au-delà de l'enveloppe annuelle")
 
 
 class SignAgreementForm(EventForm):

@@ -19,6 +19,7 @@ from ..committees.models import AgendaItem, Meeting
 from ..companies.models import MINIMIS_CEILINGS, MINIMIS_REGIMES, Company, MinimisAid
 from ..extensions import db
 from ..formatting import money, paris_today
+from ..schemes.envelopes import envelope_positions
 from ..schemes.models import DOCUMENT_KINDS, Scheme
 from ..schemes.rules import check_amount, scheme_refusals
 from ..workflow import (CASE_EDITABLE_STATES, CASE_MACHINE, CASE_RULES, LINE_GRANTED_STATES,
@@ -567,18 +568,35 @@ def lock_company_minimis(siren: str) -> None:
 
 
 def approve_line(actor: User, line: FundingLine, *, granted_amount, gross_grant_equivalent=None,
-                 expected_version=None) -> Event:
+                 expected_version=None, over_envelope_confirmed=False) -> Event:
+    """Grant ``granted_amount`` on ``line``. Beyond what remains of the scheme's annual envelope this
+    year it is refused unless ``over_envelope_confirmed``; then the figures go into the event."""
     today = paris_today()
     scheme = line.scheme
     amount = gge = None
+    over_envelope = None
 
     def check():
-        nonlocal amount, gge
+        nonlocal amount, gge, over_envelope
         amount = parse_amount(granted_amount, "granted_amount", label="Le montant accordé")
         if amount > line.proposed_amount:
             raise ActionRefused(f"Le montant accordé ne peut pas dépasser le montant proposé "
                                 f"({money(line.proposed_amount)}).", "granted_amount")
         _check_line_amount(scheme, amount, line.case.eligible_cost, "granted_amount", "Le montant accordé")
+        if scheme.annual_budget is not None:
+            envelope, committed, remaining = envelope_positions([scheme], today.year)[scheme.id]
+            if committed + amount > envelope:
+                if not over_envelope_confirmed:
+                    raise ActionRefused(
+                        f"Enveloppe annuelle {today.year} dépassée : l'enveloppe du dispositif est de "
+                        f"{money(envelope)}, {money(committed)} sont déjà engagés, cette aide représente "
+                        f"{money(amount)}, "
+                        + (f"il reste {money(remaining)}" if remaining >= 0
+                           else f"elle est déjà dépassée de {money(-remaining)}")
+                        + ". Cochez la confirmation pour "
+                        "accorder l'aide au-delà de l'enveloppe.", "granted_amount")
+                over_envelope = {"over_envelope": True, "envelope_year": today.year, "envelope": envelope,
+                                 "envelope_committed": committed, "envelope_remaining": remaining}
         if not scheme.is_de_minimis:
             return
         if scheme.instrument == "grant":
@@ -600,7 +618,8 @@ def approve_line(actor: User, line: FundingLine, *, granted_amount, gross_grant_
                 f"Marge disponible : {money(max(ceiling - received, Decimal(0)))}.", "granted_amount")
 
     event = _line_event(actor, line, "approve", expected_version=expected_version, check=check)
-    event.data = _jsonable({"granted_amount": amount, "gross_grant_equivalent": gge})
+    event.data = _jsonable({"granted_amount": amount, "gross_grant_equivalent": gge,
+                            **(over_envelope or {})})
     now = utcnow()
     line.granted_amount, line.gross_grant_equivalent, line.decided_at = amount, gge, now
     _decide_agenda_item(line, "approved", granted=amount, decided_at=now)

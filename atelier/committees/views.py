@@ -8,6 +8,7 @@ from ..exports.pack import XLSX_MIMETYPE, pack_filename, write_meeting_pack
 from ..extensions import db
 from ..formatting import paris_today
 from ..forms import options
+from ..schemes.envelopes import envelope_positions
 from ..schemes.models import INSTRUMENTS
 from ..web import page_number, perform, role_required, secretary_required
 from .forms import MeetingForm
@@ -71,9 +72,13 @@ def show_meeting(meeting_id: int):
               for key in ("requested", "proposed")}
     totals["granted"] = sum((item.granted_amount for item in items if item.granted_amount is not None),
                             start=0)
+    schemes = sorted({item.line.scheme.id: item.line.scheme for item in items}.values(),
+                     key=lambda scheme: scheme.name)  # loaded with the agenda
+    envelopes = envelope_positions(schemes, meeting.meets_on.year)
     return render_template("committees/show_meeting.html", meeting=meeting, rows=rows, totals=totals,
                            can_decide=current_user.is_secretary, today=paris_today(),
-                           instruments=INSTRUMENTS)
+                           instruments=INSTRUMENTS, envelope_schemes=schemes, envelopes=envelopes,
+                           envelope_year=meeting.meets_on.year)
 
 
 @bp.get("/seances/<int:meeting_id>/ordre-du-jour.xlsx")

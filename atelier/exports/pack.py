@@ -47,8 +47,8 @@ from ..common import ActionRefused
 from ..companies.models import SIZE_LABELS, MinimisAid
 from ..extensions import db
 from ..formatting import PARIS, money, paris_today
+from ..schemes.envelopes import EnvelopePosition, envelope_positions
 from ..schemes.models import INSTRUMENTS, Scheme
-from ..workflow import LINE_GRANTED_STATES
 from .cells import (COUNT_FORMAT, MONEY_FORMAT, PERCENT_FORMAT, XLSX_MIMETYPE, count_cell, date_cell,
                     fitted_width, formula_cell, header_cells, money_cell, percent_cell, prepare_sheet,
                     set_filter, text_cell)
@@ -188,19 +188,11 @@ def _minimis_received(meeting: Meeting, entries: list[Entry]) -> dict[int, Decim
     return received
 
 
-def _granted_in_year(meeting: Meeting, entries: list[Entry]) -> dict[int, Decimal]:
-    """``{scheme id: amount granted on it in the meeting's calendar year}``, any meeting, by decision
-    date (Paris time), in one statement."""
-    scheme_ids = sorted({entry.scheme.id for entry in entries if entry.scheme is not None})
-    year = meeting.meets_on.year
-    starts, ends = (datetime(y, 1, 1, tzinfo=PARIS) for y in (year, year + 1))
-    rows = db.session.execute(
-        select(FundingLine.scheme_id, func.sum(FundingLine.granted_amount))
-        .where(FundingLine.scheme_id.in_(scheme_ids), FundingLine.state.in_(LINE_GRANTED_STATES),
-               FundingLine.decided_at >= starts, FundingLine.decided_at < ends)
-        .group_by(FundingLine.scheme_id)
-    )
-    return {scheme_id: Decimal(str(total or 0)) for scheme_id, total in rows}
+def _granted_in_year(meeting: Meeting, entries: list[Entry]) -> dict[int, EnvelopePosition]:
+    """``{scheme id: its envelope position in the meeting's calendar year}``: what was granted on it
+    by any meeting, by decision date (Paris time), in one statement."""
+    return envelope_positions({entry.scheme.id: entry.scheme for entry in entries
+                               if entry.scheme is not None}.values(), meeting.meets_on.year)
 
 
 # --------------------------------------------------------------------------- sheets
@@ -231,9 +223,9 @@ def _summary_sheet(workbook, meeting: Meeting, entries, granted_in_year, page_he
     rows = []
     for (scheme_name, instrument), group in sorted(groups.items(), key=lambda pair: _sort_key(pair[0])):
         scheme = group["scheme"]
-        envelope = scheme.annual_budget if scheme is not None else None
-        used = granted_in_year.get(scheme.id, Decimal(0)) if scheme is not None else None
-        remaining = envelope - used if envelope is not None else None
+        envelope = used = remaining = None
+        if scheme is not None:
+            envelope, used, remaining = granted_in_year[scheme.id]
         share = (used / envelope).quantize(Decimal("0.0001")) if envelope else None
         rows.append([scheme_name, INSTRUMENTS.get(instrument, instrument), group["count"],
                      group["eligible_cost"], group["requested"], group["proposed"], group["granted"],

@@ -15,6 +15,7 @@ from ..exports.portfolio import (CSV_MIMETYPE, FORMATS, XLSX_MIMETYPE, parse_fil
 from ..extensions import db
 from ..formatting import paris_today
 from ..forms import optional_int
+from ..schemes.envelopes import envelope_positions
 from ..web import page_number, role_required
 from ..workflow import LINE_STATES
 from .queries import DEFAULT_SECTION, SECTIONS, section_counts, section_query
@@ -41,11 +42,13 @@ def inbox():
         filters["scheme"] = scheme_id
     today = paris_today()
     schemes, committees = scheme_and_committee_choices()
+    own_schemes = [scheme for scheme in schemes if scheme.agency_id == current_user.agency_id]
+    envelopes = envelope_positions(own_schemes, today.year)
     return render_template("inbox/inbox.html", section=section, sections=SECTIONS, page=page,
                            counts=section_counts(current_user), schemes=schemes,
                            state=state, scheme_id=scheme_id, filters=filters, today=today,
                            committees=committees, line_states=LINE_STATES,
-                           export_formats=FORMAT_LABELS,
+                           export_formats=FORMAT_LABELS, envelope_schemes=own_schemes, envelopes=envelopes,
                            opendata_years=list(range(today.year, max(MIN_YEAR, today.year - 6), -1)))
 
 
