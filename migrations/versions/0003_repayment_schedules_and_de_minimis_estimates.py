@@ -1,0 +1,22 @@
+"""repayment schedules and de minimis estimates (issue 4)
+
+Revision ID: 0003
+Revises: 0002
+"""
+from alembic import op  # noqa: F401
+import sqlalchemy as sa  # noqa: F401
+
+
+# revision identifiers, used by Alembic.
+revision = '0003'
+down_revision = '0002'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass  # reserved so that work in parallel keeps one linear chain
+
+
+def downgrade():
+    pass

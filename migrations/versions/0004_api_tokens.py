@@ -1,0 +1,22 @@
+"""API tokens (issue 5)
+
+Revision ID: 0004
+Revises: 0003
+"""
+from alembic import op  # noqa: F401
+import sqlalchemy as sa  # noqa: F401
+
+
+# revision identifiers, used by Alembic.
+revision = '0004'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass  # reserved so that work in parallel keeps one linear chain
+
+
+def downgrade():
+    pass
