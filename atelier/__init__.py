@@ -7,7 +7,7 @@ from flask import Flask, render_template
 from werkzeug.routing import IntegerConverter
 
 from .config import DefaultConfig
-from .extensions import csrf, db, login_manager, migrate
+from .extensions import csrf, db, limiter, login_manager, migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
 
     from . import models  # noqa: F401  (every model registered before use)
     from .formatting import register_filters

@@ -19,3 +19,5 @@ class DefaultConfig:
     UPLOAD_FOLDER = None  # default: <instance>/uploads
     PAGE_SIZE = 25
     TIMEZONE = "Europe/Paris"
+    RATELIMIT_STORAGE_URI = "memory://"  # e.g. redis://localhost:6379/0 in production
+    RATELIMIT_HEADERS_ENABLED = True
