@@ -34,6 +34,10 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
+    from .security import init_security
+
+    init_security(app)
+
     from . import models  # noqa: F401  (every model registered before use)
     from .formatting import register_filters
 

@@ -12,6 +12,13 @@ class DefaultConfig:
     PERMANENT_SESSION_LIFETIME = timedelta(hours=2)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # Secure cookie (sent over HTTPS only). None: Secure when PREFERRED_URL_SCHEME is "https".
+    # In production behind HTTPS: ATELIER_PREFERRED_URL_SCHEME=https (or ATELIER_SESSION_COOKIE_SECURE=true).
+    SESSION_COOKIE_SECURE = None
+    PREFERRED_URL_SCHEME = "http"
+    # The address of the site as people reach it (e.g. https://atelier.example.fr), used for the links
+    # sent by email; without it, the address of the request (development).
+    PUBLIC_URL = None
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     UPLOAD_MAX_BYTES = 10 * 1024 * 1024
     # The request body may hold the file plus the form around it.
@@ -21,3 +28,16 @@ class DefaultConfig:
     TIMEZONE = "Europe/Paris"
     RATELIMIT_STORAGE_URI = "memory://"  # e.g. redis://localhost:6379/0 in production
     RATELIMIT_HEADERS_ENABLED = True
+    # Failed logins allowed before the form is refused for a while ("" turns a limit off).
+    LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
+    LOGIN_LIMIT_PER_ADDRESS = "20 per 15 minutes"
+    PASSWORD_RESET_MAX_AGE = 3600  # seconds a password-reset link stays valid
+    # Outgoing mail. Without MAIL_SERVER each message is written as an .eml file under MAIL_FOLDER
+    # (default <instance>/mail) instead of being sent.
+    MAIL_SERVER = None
+    MAIL_PORT = 587
+    MAIL_USE_TLS = True
+    MAIL_USERNAME = None
+    MAIL_PASSWORD = None
+    MAIL_FROM = "Atelier des projets <ne-pas-repondre@atelier-des-projets.fr>"
+    MAIL_FOLDER = None
