@@ -1,4 +1,5 @@
-"""``flask --app atelier <command>``: init-db, seed-demo, create-user, and the export-… commands."""
+"""``flask --app atelier <command>``: init-db, seed-demo, create-user, verify-audit, backup, restore,
+and the export-… commands."""
 import click
 from flask import Flask
 from flask_migrate import upgrade
@@ -53,3 +54,17 @@ def register_commands(app: Flask) -> None:
             raise click.ClickException(refused.message) from None
         db.session.commit()
         click.echo(f"Compte créé : {user.email} ({user.role_label}).")
+
+    @app.cli.command("verify-audit")
+    def verify_audit() -> None:
+        """Check every dossier's audit trail (hash chain); exit code 1 if one is broken."""
+        from .audit import verify_chains
+
+        broken = verify_chains()
+        for chain in broken:
+            click.echo(f"Dossier {chain.reference} : historique altéré", err=True)
+            for problem in chain.problems:
+                click.echo(f"  - {problem}", err=True)
+        if broken:
+            raise click.ClickException(f"{len(broken)} dossier(s) dont l'historique a été altéré.")
+        click.echo("Historique intact : la chaîne de chaque dossier est complète et inchangée.")

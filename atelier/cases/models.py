@@ -278,7 +278,11 @@ class Event(db.Model):
     """Historique: one append-only line of the audit trail."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_case_id_id", "case_id", "id"),)
+    __table_args__ = (
+        Index("ix_events_case_id_id", "case_id", "id"),
+        # One successor per event: two writers appending to one dossier cannot fork its chain.
+        UniqueConstraint("case_id", "previous_hash", name="uq_events_case_id_previous_hash"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
@@ -292,6 +296,10 @@ class Event(db.Model):
     reason: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Tamper-evident chain (atelier/audit.py fills them at insert): sha256 of this event's content
+    # and of the previous event of the same dossier.
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
     case = relationship("Case", back_populates="events")
     line = relationship("FundingLine")
