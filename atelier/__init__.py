@@ -48,6 +48,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .cli import register_commands
 
     register_commands(app)
+    from .api.commands import register_api_commands
+
+    register_api_commands(app)
     return app
 
 
@@ -97,6 +100,8 @@ class DatabaseIdConverter(IntegerConverter):
 def _register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = DatabaseIdConverter
     from .admin.views import bp as admin_bp
+    from .api.account import bp as api_tokens_bp
+    from .api.views import bp as api_bp
     from .auth.views import bp as auth_bp
     from .cases.actions import bp as case_actions_bp
     from .cases.views import bp as cases_bp
@@ -107,7 +112,7 @@ def _register_blueprints(app: Flask) -> None:
     from .schemes.views import bp as schemes_bp
 
     for blueprint in (main_bp, auth_bp, companies_bp, schemes_bp, cases_bp, case_actions_bp, inbox_bp,
-                      committees_bp, admin_bp):
+                      committees_bp, admin_bp, api_bp, api_tokens_bp):
         app.register_blueprint(blueprint)
 
 
