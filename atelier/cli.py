@@ -68,3 +68,39 @@ def register_commands(app: Flask) -> None:
         if broken:
             raise click.ClickException(f"{len(broken)} dossier(s) dont l'historique a été altéré.")
         click.echo("Historique intact : la chaîne de chaque dossier est complète et inchangée.")
+
+    @app.cli.command("backup")
+    @click.argument("directory", type=click.Path(file_okay=False))
+    def backup_command(directory) -> None:
+        """Back up the database and the uploaded files into DIRECTORY (new or empty)."""
+        from .backup import BackupError, backup
+
+        try:
+            manifest = backup(directory)
+        except BackupError as error:
+            raise click.ClickException(str(error)) from None
+        rows = sum(manifest["tables"].values())
+        click.echo(f"Sauvegarde écrite dans {directory} : base {manifest['database']} ({rows} lignes), "
+                   f"{manifest['files']['count']} fichier(s) déposé(s).")
+
+    @app.cli.command("restore")
+    @click.argument("directory", type=click.Path(exists=True, file_okay=False))
+    @click.option("--yes", is_flag=True, help="Confirme le remplacement des données actuelles.")
+    def restore_command(directory, yes) -> None:
+        """Replace the database and the uploaded files by the backup in DIRECTORY (needs --yes)."""
+        from .backup import BackupError, read_manifest, restore
+
+        try:
+            manifest = read_manifest(directory)
+            if not yes:
+                raise click.ClickException(
+                    f"La restauration remplace toutes les données actuelles par la sauvegarde du "
+                    f"{manifest['created_at']}. Arrêtez le site, puis relancez avec --yes pour confirmer.")
+            differences = restore(directory)
+        except BackupError as error:
+            raise click.ClickException(str(error)) from None
+        if differences:
+            for what, (expected, found) in differences.items():
+                click.echo(f"  {what} : {expected} attendu(s), {found} trouvé(s)", err=True)
+            raise click.ClickException("La restauration ne correspond pas au manifeste de la sauvegarde.")
+        click.echo(f"Sauvegarde du {manifest['created_at']} restaurée : base et fichiers conformes au manifeste.")
