@@ -27,7 +27,10 @@ run: $(VENV)/.installed db demo  ## install, migrate, load the demo once, serve 
 	@$(FLASK) demo-logins
 	@echo
 	@echo "Atelier des projets : http://$(HOST):$(PORT)  (Ctrl+C pour arrêter)"
-	@$(FLASK) run --host $(HOST) --port $(PORT)
+	@# The webhooks' delivery loop runs beside the server and stops with it.
+	@$(FLASK) deliver-webhooks & loop=$$!; \
+	trap 'kill $$loop 2>/dev/null; wait $$loop 2>/dev/null' EXIT INT TERM; \
+	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-test  ## install what the tests need and run the whole suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -55,7 +58,9 @@ db: $(VENV)/.installed  ## create or upgrade the database (instance/atelier.sqli
 demo: $(VENV)/.installed  ## load the demo data (does nothing the second time)
 	@$(FLASK) seed-demo
 
-serve: $(VENV)/.installed db  ## production-like: gunicorn (set ATELIER_ENV_NAME=production and a secret)
+serve: $(VENV)/.installed db  ## production-like: gunicorn and the webhooks' loop (set ATELIER_ENV_NAME=production and a secret)
+	@$(FLASK) deliver-webhooks & loop=$$!; \
+	trap 'kill $$loop 2>/dev/null; wait $$loop 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --workers 3 --bind $(HOST):$(PORT) wsgi:app
 
 .PHONY: bench

@@ -51,6 +51,12 @@ def create_app(config: dict | None = None) -> Flask:
     from .api.commands import register_api_commands
 
     register_api_commands(app)
+
+    from .webhooks.commands import register_webhook_commands
+    from .webhooks.outbox import register_outbox
+
+    register_webhook_commands(app)
+    register_outbox()
     return app
 
 
@@ -110,9 +116,10 @@ def _register_blueprints(app: Flask) -> None:
     from .inbox.views import bp as inbox_bp
     from .main.views import bp as main_bp
     from .schemes.views import bp as schemes_bp
+    from .webhooks.views import bp as webhooks_bp
 
     for blueprint in (main_bp, auth_bp, companies_bp, schemes_bp, cases_bp, case_actions_bp, inbox_bp,
-                      committees_bp, admin_bp, api_bp, api_tokens_bp):
+                      committees_bp, admin_bp, webhooks_bp, api_bp, api_tokens_bp):
         app.register_blueprint(blueprint)
 
 
