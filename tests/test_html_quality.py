@@ -45,6 +45,8 @@ from atelier.cases import operations as ops
 from atelier.extensions import db
 from atelier.formatting import paris_today
 from atelier.inbox.queries import SECTIONS
+from atelier.webhooks.delivery import deliver_due
+from atelier.webhooks.operations import create_webhook
 from conftest import login
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -64,6 +66,7 @@ HTML_ENDPOINTS = (
     "admin.dashboard", "admin.agencies", "admin.new_agency", "admin.edit_agency", "admin.users",
     "admin.new_user", "admin.committees", "admin.new_committee", "admin.schemes", "admin.new_scheme",
     "admin.edit_scheme", "admin.cases",
+    "webhooks.webhooks", "webhooks.new_webhook", "webhooks.deliveries",
 )
 NOT_HTML_ENDPOINTS = ("static", "cases.download_document", "committees.agenda_workbook",
                       "inbox.export_lines", "inbox.export_opendata")
@@ -74,6 +77,7 @@ QUERY_VARIANTS = {
     "schemes.catalogue": [{}, {"agency": "region"}, {"instrument": "grant"}],
     "admin.cases": [{}, {"state": "in_review"}],
     "admin.users": [{}, {"role": "agent"}],
+    "webhooks.deliveries": [{}, {"statut": "failed"}],
     "committees.new_meeting": [{}, {"comite": "{committee_id}"}],
 }
 
@@ -459,6 +463,8 @@ def build_data(world, create_case, create_meeting) -> DataSet:
     """Dossiers in every state, through the operations, as they would be after real use."""
     w = world
     today = paris_today()
+    # A webhook of the Region: its log of deliveries has rows (and failed attempts, below) to show.
+    create_webhook(w.admin, w.region, url="https://region.example/evenements", secret="secret-de-la-page-de-test")
     draft = create_case("draft", lines=[(w.region_scheme, "60000"), (w.aer_scheme, "30000")])
     ops.declare_minimis_aid(w.applicant, draft, granted_on=today - timedelta(days=400),
                             granting_body="Département de la Côte-d'Or", amount="12000",
@@ -512,6 +518,7 @@ def build_data(world, create_case, create_meeting) -> DataSet:
     db.session.flush()
     documents.add_document(w.applicant, draft, "business_plan", FakeUpload(PDF, "plan d'affaires.pdf"))
     db.session.commit()
+    deliver_due(sender=lambda *args: (503, None))
 
     cases = {"brouillon": draft, "brouillon-vide": empty_draft, "incomplet": incomplete,
              "depose": submitted, "en-instruction": review, "en-comite": agenda, "clos": closed,
@@ -641,6 +648,8 @@ FORMS_WITH_ERRORS = {
     "admin.new_scheme": ("admin", "/admin/dispositifs/nouveau", {"code": "é", "ceiling": "beaucoup"}),
     "admin.edit_scheme": ("admin", "/admin/dispositifs/{scheme_id}/modifier", {"name": "",
                                                                               "max_rate": "150"}),
+    "webhooks.new_webhook": ("admin", "/admin/organismes/{agency_id}/webhooks/nouveau",
+                             {"url": "ftp://exemple", "secret": "court"}),
 }
 
 
