@@ -310,7 +310,8 @@ def openapi_document() -> dict:
                                     "version du dossier lue."),
         },
         "/cases/{reference}/documents/{document_id}": {
-            "get": _op("Télécharger une pièce", _binary("Le fichier", "application/octet-stream"),
+            "get": _op("Télécharger une pièce",
+                       _binary("Le fichier, de son type (PDF, image, bureautique)", "*/*"),
                        params=[REFERENCE, _id("document_id", "de la pièce")], tags=["Dossiers"]),
         },
         "/lines/{line_id}": {

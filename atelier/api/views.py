@@ -559,4 +559,17 @@ def meeting_pack(meeting_id: int):
 
 @bp.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def unknown(anything: str):
+    """Any other address under /api/v1: 405 if it exists with another method, else 404 — as problems."""
+    adapter = current_app.create_url_adapter(request)
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        try:
+            endpoint, _ = adapter.match(request.path, method=method)
+        except HTTPException:
+            continue
+        if endpoint != "api.unknown":
+            allowed.append(method)
+    if allowed:
+        raise ApiProblem(405, f"La méthode {request.method} n'est pas possible sur cette adresse.",
+                         headers={"Allow": ", ".join(allowed)})
     abort(404)
