@@ -1,15 +1,29 @@
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length, StopValidation
 
+from ..common import ActionRefused
 from ..forms import Checked, FrenchForm
 from .operations import MIN_PASSWORD_LENGTH, check_password_rules, normalise_email
+
+
+class PasswordRules:
+    """The rules of ``auth.operations.check_password_rules``, with the email of the form (its
+    ``email`` field) or of the account (the form's ``account_email``) when there is one."""
+
+    field_flags = {"required": True}
+
+    def __call__(self, form, field):
+        email = form.email.data if "email" in form else getattr(form, "account_email", None)
+        try:
+            check_password_rules(field.data, email if isinstance(email, str) else None, field.name)
+        except ActionRefused as refused:
+            raise StopValidation(refused.message) from None
 
 
 def new_password(label: str, missing: str) -> PasswordField:
     """A password being chosen, checked by the rules of ``auth.operations``."""
     return PasswordField(f"{label} ({MIN_PASSWORD_LENGTH} caractères au moins)",
-                         validators=[DataRequired(missing),
-                                     Checked(lambda value, field: check_password_rules(value))],
+                         validators=[DataRequired(missing), PasswordRules()],
                          render_kw={"autocomplete": "new-password"})
 
 
@@ -38,3 +52,33 @@ class RegisterForm(FrenchForm):
                        render_kw={"autocomplete": "email"})
     password = new_password("Mot de passe", "Choisissez un mot de passe.")
     confirm = password_confirmation()
+
+
+PASSWORD_HINT = ("Au moins 12 caractères, pas un mot de passe courant ni votre adresse. "
+                 "Une phrase de passe est plus facile à retenir.")
+
+
+class ChangePasswordForm(FrenchForm):
+    current = PasswordField("Mot de passe actuel", validators=[DataRequired("Indiquez votre mot de passe actuel.")],
+                            render_kw={"autocomplete": "current-password"})
+    password = new_password("Nouveau mot de passe", "Choisissez un nouveau mot de passe.")
+    confirm = password_confirmation()
+
+    def __init__(self, *args, account_email: str | None = None, **kwargs):
+        self.account_email = account_email
+        super().__init__(*args, **kwargs)
+
+
+class ForgotPasswordForm(FrenchForm):
+    email = EmailField("Adresse électronique de votre compte",
+                       validators=[DataRequired("Indiquez votre adresse électronique.")],
+                       render_kw={"autocomplete": "email"})
+
+
+class ResetPasswordForm(FrenchForm):
+    password = new_password("Nouveau mot de passe", "Choisissez un nouveau mot de passe.")
+    confirm = password_confirmation()
+
+    def __init__(self, *args, account_email: str | None = None, **kwargs):
+        self.account_email = account_email
+        super().__init__(*args, **kwargs)

@@ -1,5 +1,12 @@
-"""Accounts: registration of applicants, creation of agents/secretaries/admins, authentication."""
+"""Accounts: registration of applicants, creation of agents/secretaries/admins, authentication,
+password rules, password change and reset by a signed link."""
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -18,10 +25,34 @@ def normalise_email(email: str) -> str:
         raise ActionRefused("Cette adresse électronique n'est pas valide.", "email") from None
 
 
-def check_password_rules(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("common-passwords.txt")
+COMMON_PASSWORD = ("Ce mot de passe fait partie des plus courants, les premiers qu'essaie un attaquant : "
+                   "choisissez-en un autre (une phrase de plusieurs mots, par exemple).")
+PASSWORD_IS_EMAIL = "Le mot de passe ne doit pas être votre adresse électronique, ni sa partie avant « @ »."
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The 10 000 most common passwords, lower-cased: the first 10 000 distinct entries of the list
+    Django ships (django/contrib/auth/common-passwords.txt.gz, BSD licence; from public breach
+    corpora compiled by Royce Williams), hashcat ``$hex[…]`` entries decoded."""
+    with open(COMMON_PASSWORDS_FILE, encoding="utf-8") as handle:
+        return frozenset(line.strip() for line in handle if line.strip())
+
+
+def check_password_rules(password: str, email: str | None = None, field: str = "password") -> None:
+    """At least 12 characters, not among the most common passwords, not the email or its local
+    part (compared without case nor surrounding spaces)."""
+    password = password or ""
+    if len(password) < MIN_PASSWORD_LENGTH:
         raise ActionRefused(f"Le mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères.",
-                            "password")
+                            field)
+    lowered = password.strip().lower()
+    if lowered in common_passwords():
+        raise ActionRefused(COMMON_PASSWORD, field)
+    address = (email or "").strip().lower()
+    if address and lowered in {address, address.rsplit("@", 1)[0]}:
+        raise ActionRefused(PASSWORD_IS_EMAIL, field)
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -41,7 +72,7 @@ def create_user(*, email: str, name: str, password: str, role: str = "applicant"
         raise ActionRefused("Le nom est obligatoire.", "name")
     if len(name.strip()) > 200:
         raise ActionRefused("Le nom ne peut pas dépasser 200 caractères.", "name")
-    check_password_rules(password)
+    check_password_rules(password, address)
     if role not in ("applicant", "agent", "admin"):
         raise ActionRefused("Rôle inconnu.", "role")
     if role == "agent" and agency is None:
@@ -111,3 +142,71 @@ def reactivate_user(actor: User, user: User) -> None:
         raise ActionRefused("Ce compte est déjà actif.")
     user.active = True
     db.session.flush()
+
+
+# --------------------------------------------------------------------------- password change and reset
+
+def password_fingerprint(user: User) -> str:
+    """A short digest of the password hash: it changes when the password does, so a reset link or a
+    session that carries it stops being valid then."""
+    return hashlib.sha256(user.password_hash.encode("utf-8")).hexdigest()[:16]
+
+
+def change_password(user: User, *, current: str, new: str) -> None:
+    if not user.check_password(current or ""):
+        raise ActionRefused("Le mot de passe actuel est incorrect.", "current")
+    if current == new:
+        raise ActionRefused("Choisissez un mot de passe différent de l'actuel.", "password")
+    check_password_rules(new, user.email)
+    user.set_password(new)
+    db.session.flush()
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="atelier-password-reset")
+
+
+def password_reset_token(user: User) -> str:
+    """Signed, dated, and bound to the current password: valid PASSWORD_RESET_MAX_AGE seconds, and
+    once only (using it changes the password, hence the fingerprint)."""
+    return _reset_serializer().dumps({"user": user.id, "password": password_fingerprint(user)})
+
+
+INVALID_RESET_LINK = ("Ce lien de réinitialisation n'est pas valable : il a déjà servi, il a été remplacé "
+                      "par un plus récent, ou il est incomplet. Demandez-en un nouveau.")
+EXPIRED_RESET_LINK = "Ce lien de réinitialisation a expiré. Demandez-en un nouveau."
+
+
+def user_for_reset_token(token: str) -> User:
+    """The account the link was made for, else a refusal saying why (expired, used, forged)."""
+    try:
+        payload = _reset_serializer().loads(token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"])
+    except SignatureExpired:
+        raise ActionRefused(EXPIRED_RESET_LINK) from None
+    except BadSignature:
+        raise ActionRefused(INVALID_RESET_LINK) from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("user"), int) \
+            or not 0 < payload["user"] < 2**31:
+        raise ActionRefused(INVALID_RESET_LINK)
+    user = db.session.get(User, payload["user"])
+    if user is None or not user.active or payload.get("password") != password_fingerprint(user):
+        raise ActionRefused(INVALID_RESET_LINK)
+    return user
+
+
+def reset_password(token: str, new: str) -> User:
+    user = user_for_reset_token(token)
+    check_password_rules(new, user.email)
+    user.set_password(new)
+    db.session.flush()
+    return user
+
+
+def active_user_by_email(email: str) -> User | None:
+    """For the "forgotten password" form: an active account with that address, if any."""
+    try:
+        address = normalise_email(email)
+    except ActionRefused:
+        return None
+    user = find_user_by_email(address)
+    return user if user is not None and user.active else None

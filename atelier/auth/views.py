@@ -1,13 +1,16 @@
-from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..common import ActionRefused
 from ..companies.access import companies_of
 from ..extensions import db, login_manager
+from ..mail import send_mail
 from ..web import form_status, perform, safe_next_url
-from .forms import LoginForm, RegisterForm
+from .forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
 from .models import User
-from .operations import authenticate, register_applicant
+from .operations import (active_user_by_email, authenticate, change_password, password_fingerprint,
+                         password_reset_token, register_applicant, reset_password, user_for_reset_token)
+from .throttle import Throttled, check_login_allowed, clear_failed_logins, record_failed_login
 
 bp = Blueprint("auth", __name__)
 
@@ -22,14 +25,26 @@ def load_user(user_id: str) -> User | None:
         user = db.session.get(User, int(user_id))
     except ValueError:
         return None
-    # A deactivated account's open session ends at its next request.
-    return user if user is not None and user.active else None
+    # A deactivated account's open session ends at its next request, and so does a session opened
+    # before the password was changed or reset (somebody else's, maybe).
+    if user is None or not user.active:
+        return None
+    if session.get("password") not in (None, password_fingerprint(user)):
+        return None
+    return user
 
 
 def _start_session(user: User) -> None:
-    session.clear()  # a fresh session at login: nothing carried over from before
+    session.clear()  # a fresh session at login: nothing carried over from before (no fixation)
     session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME of inactivity
     login_user(user)
+    session["password"] = password_fingerprint(user)
+
+
+def _throttled_page(throttled: Throttled):
+    response = current_app.make_response((render_template("auth/throttled.html", throttled=throttled), 429))
+    response.headers["Retry-After"] = str(throttled.seconds)
+    return response
 
 
 
@@ -40,8 +55,13 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         try:
+            check_login_allowed(form.email.data)
+        except Throttled as throttled:
+            return _throttled_page(throttled)
+        try:
             user = authenticate(form.email.data, form.password.data)
         except ActionRefused as refused:
+            record_failed_login(form.email.data)
             form.form_errors.append(refused.message)
         else:
             _start_session(user)
@@ -78,3 +98,107 @@ def logout():
 def account():
     companies = db.session.scalars(companies_of(current_user)).all() if current_user.is_applicant else []
     return render_template("auth/account.html", user=current_user, companies=companies)
+
+
+# --------------------------------------------------------------------------- password change and reset
+
+@bp.route("/compte/mot-de-passe", methods=["GET", "POST"])
+@login_required
+def change_password_page():
+    form = ChangePasswordForm(account_email=current_user.email)
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        ok, _ = perform(lambda: change_password(user, current=form.current.data, new=form.password.data), form)
+        if ok:
+            session["password"] = password_fingerprint(user)  # this session goes on, the others end
+            _send_quietly(_mail_password_changed, user)
+            flash("Votre mot de passe est changé. Vos autres sessions sont fermées.", "success")
+            return redirect(url_for("auth.account"))
+    return render_template("auth/change_password.html", form=form), form_status()
+
+
+RESET_REQUESTED = ("Si un compte actif existe avec cette adresse, un message vient de lui être envoyé avec un "
+                   "lien pour choisir un nouveau mot de passe. Ce lien est valable une heure et ne sert "
+                   "qu'une fois. Pensez à regarder dans les courriers indésirables.")
+
+
+@bp.route("/mot-de-passe-oublie", methods=["GET", "POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        email = form.email.data
+        try:  # no flood of mail to one address
+            check_login_allowed(email, "reset")
+        except Throttled as throttled:
+            return _throttled_page(throttled)
+        record_failed_login(email, "reset")
+        user = active_user_by_email(email)
+        if user is not None:
+            _send_quietly(_mail_reset_link, user)  # a mail failure must not tell that the account exists
+        flash(RESET_REQUESTED, "info")  # the same answer whether the account exists or not
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot_password.html", form=form), form_status()
+
+
+@bp.route("/mot-de-passe-oublie/<token>", methods=["GET", "POST"])
+def reset_password_page(token: str):
+    try:
+        user = user_for_reset_token(token)
+    except ActionRefused as refused:
+        return _no_store(render_template("auth/reset_invalid.html", message=refused.message), 400)
+    form = ResetPasswordForm(account_email=user.email)
+    if form.validate_on_submit():
+        ok, user = perform(lambda: reset_password(token, form.password.data), form)
+        if ok:
+            clear_failed_logins(user.email)
+            _send_quietly(_mail_password_changed, user)
+            if current_user.is_authenticated:
+                logout_user()
+            session.clear()
+            flash("Votre mot de passe est changé. Connectez-vous avec le nouveau.", "success")
+            return redirect(url_for("auth.login"))
+    return _no_store(render_template("auth/reset_password.html", form=form, user=user), form_status())
+
+
+def _no_store(body, status: int):
+    response = current_app.make_response((body, status))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _site_url(endpoint: str, **values) -> str:
+    """An address for a message: from PUBLIC_URL when set (never from the request's Host header,
+    which a sender could forge to receive someone else's link)."""
+    public = current_app.config.get("PUBLIC_URL")
+    if public:
+        return public.rstrip("/") + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
+def _send_quietly(send, user: User) -> None:
+    try:
+        send(user)
+    except Exception:  # SMTP down or refusing: logged for the administrators, the page goes on
+        current_app.logger.exception("Mail to user %s not sent", user.id)
+
+
+def _mail_reset_link(user: User) -> None:
+    link = _site_url("auth.reset_password_page", token=password_reset_token(user))
+    minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
+    send_mail(user.email, "Atelier des projets : choisir un nouveau mot de passe",
+              f"Bonjour {user.name},\n\n"
+              "Une demande de nouveau mot de passe a été faite pour votre compte sur l'Atelier des projets.\n"
+              "Pour choisir un nouveau mot de passe, ouvrez ce lien :\n\n"
+              f"{link}\n\n"
+              f"Il est valable {minutes} minutes et ne sert qu'une fois.\n"
+              "Si vous n'avez rien demandé, ignorez ce message : votre mot de passe reste le même.\n\n"
+              "L'Atelier des projets — guichet unique des aides aux entreprises en Bourgogne-Franche-Comté\n")
+
+
+def _mail_password_changed(user: User) -> None:
+    send_mail(user.email, "Atelier des projets : votre mot de passe a été changé",
+              f"Bonjour {user.name},\n\n"
+              "Le mot de passe de votre compte sur l'Atelier des projets vient d'être changé.\n"
+              "Si ce n'est pas vous, demandez tout de suite un nouveau mot de passe :\n\n"
+              f"{_site_url('auth.forgot_password')}\n\n"
+              "et prévenez l'administrateur de la plateforme.\n")

@@ -1,0 +1,62 @@
+"""Outgoing mail: ``send_mail(to, subject, body)``.
+
+With ``MAIL_SERVER`` configured the message goes through SMTP (``MAIL_PORT``, STARTTLS when
+``MAIL_USE_TLS``, login when ``MAIL_USERNAME`` is set) from ``MAIL_FROM``. Without it (development,
+tests) each message is written as an ``.eml`` file under ``MAIL_FOLDER`` (default
+``<instance>/mail/``), where it can be read or opened with a mail program.
+
+Send only after the transaction is committed: a refused operation must not have mailed anyone.
+"""
+import os
+import secrets
+import smtplib
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from flask import current_app
+
+SMTP_TIMEOUT = 10  # seconds; a stuck mail server must not hold a worker for long
+
+
+def build_message(to: str, subject: str, body: str) -> EmailMessage:
+    config = current_app.config
+    message = EmailMessage()
+    message["From"] = config["MAIL_FROM"]
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(datetime.now(timezone.utc))
+    message["Message-ID"] = make_msgid(domain=config["MAIL_FROM"].rsplit("@", 1)[-1].strip("> "))
+    message.set_content(body)  # text/plain, UTF-8
+    return message
+
+
+def send_mail(to: str, subject: str, body: str) -> EmailMessage:
+    """Send one plain-text message (French) to one address; returns the message sent."""
+    message = build_message(to, subject, body)
+    config = current_app.config
+    if config.get("MAIL_SERVER"):
+        with smtplib.SMTP(config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=SMTP_TIMEOUT) as smtp:
+            if config.get("MAIL_USE_TLS"):
+                smtp.starttls()
+            if config.get("MAIL_USERNAME"):
+                smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+            smtp.send_message(message)
+    else:
+        _write_to_folder(message)
+    return message
+
+
+def mail_folder() -> str:
+    return current_app.config.get("MAIL_FOLDER") or os.path.join(current_app.instance_path, "mail")
+
+
+def _write_to_folder(message: EmailMessage) -> str:
+    folder = mail_folder()
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    name = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}.eml"
+    path = os.path.join(folder, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(message.as_bytes())
+    return path
