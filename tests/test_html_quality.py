@@ -57,7 +57,7 @@ PERSONS = ("anonymous", "applicant", "agent", "secretary", "partner", "admin")
 # until it is listed here (and, if it takes an argument, until the crawler knows how to fill it).
 HTML_ENDPOINTS = (
     "main.home", "main.accessibility",
-    "auth.login", "auth.register", "auth.account",
+    "auth.login", "auth.register", "auth.account", "api_tokens.new_token",
     "schemes.catalogue", "schemes.show_scheme", "schemes.eligibility",
     "companies.my_companies", "companies.new_company", "companies.show_company", "companies.edit_company",
     "cases.my_cases", "cases.new_case", "cases.show_case", "cases.edit_case", "cases.confirm_withdraw",
