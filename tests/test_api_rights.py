@@ -22,6 +22,17 @@ from test_workflow_table import case_in_state, line_in_state
 TODAY = paris_today().isoformat()
 
 
+@pytest.fixture(autouse=True)
+def _no_stored_file_left(app):
+    """The scoping scene writes a stored file in the shared upload folder: remove it afterwards."""
+    import os
+
+    yield
+    path = os.path.join(app.config["UPLOAD_FOLDER"], "a" * 32)
+    if os.path.exists(path):
+        os.remove(path)
+
+
 def headers_for(user, scope="write"):
     _, token = create_token(user, name="Test", scope=scope, days=30)
     db.session.commit()

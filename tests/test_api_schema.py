@@ -64,7 +64,8 @@ def scene(app, world, create_case):
     db.session.commit()
     real = {"reference": case.reference, "line_id": bpi_line.id, "opinion_id": opinion.id,
             "meeting_id": world.bpi_meeting.id, "document_id": document.id, "code": world.bpi_scheme.code}
-    return real, token
+    yield real, token
+    os.remove(os.path.join(app.config["UPLOAD_FOLDER"], "b" * 32))  # leave the shared folder as found
 
 
 def test_schemathesis_finds_no_server_error_and_no_contradiction(app, scene):
