@@ -176,3 +176,22 @@ def test_a_page_beyond_the_last_is_empty_not_an_error(admin_client, world):
 def test_the_agencies_list_links_to_their_webhooks(admin_client, world):
     html = admin_client.get("/admin/organismes/").get_data(as_text=True)
     assert f'href="/admin/organismes/{world.region.id}/webhooks/"' in html
+
+
+GARBAGE = ["", "x" * 5000, "/é\x00\u202e\r\n" * 120, "-1", "99999999999999999999"]
+
+
+def test_garbage_to_every_webhook_route_is_never_a_500(admin_client, world, create_case):
+    webhook = webhook_of(world, world.region)
+    create_case("submitted")
+    delivery = db.session.scalars(select(WebhookDelivery)).first()
+    posts = [f"/{webhook.id}/desactiver", f"/{webhook.id}/reactiver", f"/{webhook.id}/relancer",
+             f"/envois/{delivery.id}/relancer", "/nouveau", f"/{webhook.id}/supprimer"]
+    for value in GARBAGE:
+        for url in posts:
+            response = admin_client.post(base(world) + url, data={"url": value, "secret": value,
+                                                                  "description": value})
+            assert response.status_code < 500, (url, value[:10])
+        for url in ("/", "/nouveau", "/envois"):
+            query = f"?page={value}&webhook={value}&statut={value}"
+            assert admin_client.get(base(world) + url + query).status_code == 200
