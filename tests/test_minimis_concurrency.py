@@ -82,7 +82,7 @@ def _check_one_approved_one_refused(app, pairs, outcomes, siren):
     message = next(text for kind, text in outcomes if kind == "refused") if "refused" in kinds else None
     if message is not None:
         plain = message.replace("\u202f", " ").replace("\xa0", " ")
-        assert plain.startswith("Plafond de minimis dépassé")
+        assert plain.startswith("Plafond de minimis (général) dépassé")
         assert "déjà reçu 200 000,00 €" in plain  # the other agency's aid, committed meanwhile
         assert "cette aide représente 200 000,00 €" in plain
         assert "le plafond est de 300 000,00 €" in plain

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event
 
+from atelier.cases import minimis
 from atelier.cases import operations as ops
 from atelier.common import ActionRefused
 from atelier.extensions import db
@@ -306,25 +307,31 @@ def _declare(world, case, *, days_ago: int, amount: str, regime: str = "de_minim
 
 def test_the_de_minimis_ceiling_counts_aid_of_the_rolling_three_years_by_grant_date(world, create_case):
     case = create_case("in_review", lines=[(world.region_scheme, "100000"), (world.bpi_scheme, "40000")])
-    three_years = (paris_today() - ops.three_years_before(paris_today())).days
+    three_years = (paris_today() - minimis.three_years_before(paris_today())).days
     _declare(world, case, days_ago=three_years, amount="250000")  # just out of the window
     _declare(world, case, days_ago=three_years - 1, amount="200001")  # just inside it
-    _declare(world, case, days_ago=10, amount="50000", regime="de_minimis_agri")  # another regime
-    assert ops.minimis_received(world.company.siren, "de_minimis", paris_today(),
+    assert minimis.minimis_received(world.company.siren, "de_minimis", paris_today(),
                                 case_id=case.id) == Decimal("200001")
-    with pytest.raises(ActionRefused, match="Plafond de minimis dépassé") as refused:
+    with pytest.raises(ActionRefused, match=r"Plafond de minimis \(général\) dépassé") as refused:
         _approve(world, case, "region", "100000")
     assert refused.value.field == "granted_amount"
     assert "Marge disponible : 99 999,00" in refused.value.message.replace("\u202f", " ").replace("\xa0", " ")
+    # An agricultural aid has its own ceiling, but counts with the general one under 300 000 €: now
+    # 300 000 − 200 001 − 40 000 may still be granted (the cumulation limit, tighter, is the one cited).
+    _declare(world, case, days_ago=10, amount="40000", regime="de_minimis_agri")
+    line = case.lines[0]
+    with pytest.raises(ActionRefused, match="Plafond de cumul des aides de minimis générales") as refused:
+        ops.approve_line(world.region_secretary, line, granted_amount="100000")
+    assert "Marge disponible : 59 999,00" in refused.value.message.replace("\u202f", " ").replace("\xa0", " ")
 
 
 def test_a_loan_counts_for_its_gross_grant_equivalent_and_is_recorded(world, create_case):
     case = create_case("in_review")
     _declare(world, case, days_ago=30, amount="290000")
     _approve(world, case, "bpi", "40000", gge="4000")  # 290 000 + 4 000 ≤ 300 000
-    assert ops.minimis_received(world.company.siren, "de_minimis", paris_today(),
+    assert minimis.minimis_received(world.company.siren, "de_minimis", paris_today(),
                                 case_id=case.id) == Decimal("294000")
-    with pytest.raises(ActionRefused, match="Plafond de minimis dépassé"):
+    with pytest.raises(ActionRefused, match=r"Plafond de minimis \(général\) dépassé"):
         _approve(world, case, "region", "6001")
 
 
@@ -369,7 +376,7 @@ def test_de_minimis_declared_on_another_dossier_does_not_count_twice(world, crea
     for case in (create_case("draft"), create_case("draft")):
         ops.declare_minimis_aid(world.applicant, case, granted_on=received_on, amount="120000",
                                 granting_body="Conseil départemental", regime="de_minimis")
-    assert ops.minimis_received(world.company.siren, "de_minimis", paris_today(),
+    assert minimis.minimis_received(world.company.siren, "de_minimis", paris_today(),
                                 case_id=case.id) == Decimal("120000.00")
 
 

@@ -25,6 +25,7 @@ from ..web import perform, safe_next_url
 from ..workflow import CASE_EVENTS, CASE_MACHINE, LINE_EVENTS, LINE_GRANTED_STATES, LINE_MACHINE
 from . import operations as ops
 from .access import case_or_404, line_or_404, roles_on
+from .minimis import estimated_gge, gge_formula_text
 from .event_forms import (CASE_FORMS, LINE_FORMS, AskOpinionForm, EventForm, GiveOpinionForm,
                           display_form, error_messages)
 from .models import Case, FundingLine, Opinion
@@ -332,6 +333,8 @@ def _line_action(case: Case, line: FundingLine, rule, lookups: _Lookups, today) 
     elif rule.name == "approve":
         if not (line.scheme.is_de_minimis and line.scheme.instrument != "grant"):
             del form.gross_grant_equivalent  # only an advance or a loan has one to enter
+        else:
+            form.gross_grant_equivalent.description = gge_estimate_hint(line.proposed_amount)
         if line.scheme.annual_budget is None:
             del form.over_envelope_confirmed  # no envelope to go beyond
     return Action(rule.name, rule.label,
@@ -348,6 +351,14 @@ def _opinion_action(case: Case, opinion: Opinion) -> Action:
     return Action("give_opinion", "Envoyer l'avis",
                   url_for("case_actions.give_opinion", reference=case.reference, opinion_id=opinion.id),
                   form, opinion.line, opinion=opinion)
+
+
+@bp.app_template_global("gge_estimate_hint")
+def gge_estimate_hint(proposed_amount) -> str:
+    """What an empty gross grant equivalent stands for, for a loan or an advance of ``proposed_amount``."""
+    return (f"Aide de minimis : le montant qui compte pour le plafond de l'entreprise. Laissé vide, "
+            f"l'estimation est retenue : {money(estimated_gge(proposed_amount))} pour le montant proposé "
+            f"({gge_formula_text()}).")
 
 
 @bp.app_template_global("opinion_answer_form")

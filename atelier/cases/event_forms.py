@@ -74,7 +74,7 @@ class ProposeForm(EventForm):
 
 class ApproveForm(EventForm):
     granted_amount = AmountField("Montant accordé (en euros)", subject="Le montant accordé")
-    gross_grant_equivalent = AmountField("Équivalent-subvention brut (en euros, pour une avance ou un prêt)",
+    gross_grant_equivalent = AmountField("Équivalent-subvention brut (en euros ; laissé vide : estimation)",
                                          subject="L'équivalent-subvention brut", allow_zero=True)
     over_envelope_confirmed = BooleanField("Je confirme l'accord au-delà de l'enveloppe annuelle")
 

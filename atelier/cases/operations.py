@@ -10,13 +10,13 @@ their own events, with no actor.
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import select, update
 
 from ..agencies.models import Agency
 from ..auth.models import User
-from ..common import CENT, ActionRefused, ModifiedMeanwhile, parse_amount, utcnow
+from ..common import ActionRefused, ModifiedMeanwhile, parse_amount, utcnow
 from ..committees.models import AgendaItem, Meeting
-from ..companies.models import MINIMIS_CEILINGS, MINIMIS_REGIMES, Company, MinimisAid
+from ..companies.models import MINIMIS_REGIMES, Company, MinimisAid
 from ..extensions import db
 from ..formatting import money, paris_today
 from ..schemes.envelopes import envelope_positions
@@ -25,6 +25,7 @@ from ..schemes.rules import check_amount, scheme_refusals
 from ..workflow import (CASE_EDITABLE_STATES, CASE_MACHINE, CASE_RULES, LINE_GRANTED_STATES,
                         LINE_MACHINE, LINE_OPEN_STATES, LINE_RULES, NOT_ALLOWED_NOW,
                         CASE_STATES, LINE_STATES, EventRule, fire)
+from .minimis import estimated_gge, lock_company_minimis, minimis_excess
 from .access import is_member, may_post_messages, roles_on
 from .models import (Case, CaseAgency, Event, FundingLine, Message, Opinion, Payment,
                      ReferenceCounter)
@@ -521,52 +522,6 @@ def _presented(line: FundingLine, proposed: Decimal) -> dict:
     })
 
 
-def minimis_counted_for(case_id: int):
-    """Which register rows count for a dossier: every aid granted here (any dossier of the SIREN),
-    and the aid declared on THIS dossier only — the applicant's latest statement. Declarations made
-    on other dossiers (drafts, withdrawn ones, or older statements of the same aid) would count the
-    same aid twice."""
-    return or_(MinimisAid.source == "granted", MinimisAid.case_id == case_id)
-
-
-def minimis_received(siren: str, regime: str, on: date, *, case_id: int) -> Decimal:
-    """De minimis aid of this regime received by the SIREN in the three years before ``on``."""
-    start = three_years_before(on)
-    total = db.session.scalar(
-        select(func.coalesce(func.sum(MinimisAid.amount), 0)).where(
-            MinimisAid.siren == siren, MinimisAid.regime == regime, minimis_counted_for(case_id),
-            MinimisAid.granted_on > start, MinimisAid.granted_on <= on)
-    )
-    return Decimal(total).quantize(CENT)
-
-
-def three_years_before(day: date) -> date:
-    try:
-        return day.replace(year=day.year - 3)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - 3, day=28)
-
-
-def lock_company_minimis(siren: str) -> None:
-    """Serialise every de minimis approval of one SIREN, whatever the dossier, line or agency.
-
-    Two agencies may approve, at the same moment, aids that each fit under the ceiling alone but
-    not together; optimistic locking (per dossier, per line) cannot see that. So, before summing the
-    register, the approval locks the rows of the company's SIREN, which all its approvals share: the
-    second approver waits until the first commits, then sums a register that includes its aid.
-    PostgreSQL: ``SELECT … FOR UPDATE`` (rows in id order, so two approvers never deadlock).
-    SQLite: a transaction reads before it writes and only locks the database at its first write,
-    so the approval writes first (a no-op UPDATE of those rows), taking the database's write lock;
-    the other writer waits for it (busy timeout) and its later reads see the committed aid.
-    """
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(select(Company.id).where(Company.siren == siren)
-                           .order_by(Company.id).with_for_update())
-    else:
-        db.session.execute(update(Company).where(Company.siren == siren).values(siren=Company.siren)
-                           .execution_options(synchronize_session=False))
-
-
 def approve_line(actor: User, line: FundingLine, *, granted_amount, gross_grant_equivalent=None,
                  expected_version=None, over_envelope_confirmed=False) -> Event:
     """Grant ``granted_amount`` on ``line``. Beyond what remains of the scheme's annual envelope this
@@ -574,10 +529,11 @@ def approve_line(actor: User, line: FundingLine, *, granted_amount, gross_grant_
     today = paris_today()
     scheme = line.scheme
     amount = gge = None
+    gge_estimated = False
     over_envelope = None
 
     def check():
-        nonlocal amount, gge, over_envelope
+        nonlocal amount, gge, gge_estimated, over_envelope
         amount = parse_amount(granted_amount, "granted_amount", label="Le montant accordé")
         if amount > line.proposed_amount:
             raise ActionRefused(f"Le montant accordé ne peut pas dépasser le montant proposé "
@@ -601,6 +557,8 @@ def approve_line(actor: User, line: FundingLine, *, granted_amount, gross_grant_
             return
         if scheme.instrument == "grant":
             gge = amount
+        elif gross_grant_equivalent in (None, ""):
+            gge, gge_estimated = estimated_gge(amount), True
         else:
             gge = parse_amount(gross_grant_equivalent, "gross_grant_equivalent", allow_zero=True,
                                label="L'équivalent-subvention brut")
@@ -609,16 +567,17 @@ def approve_line(actor: User, line: FundingLine, *, granted_amount, gross_grant_
                                     "accordé.", "gross_grant_equivalent")
         siren = line.case.company.siren
         lock_company_minimis(siren)  # before summing: see its docstring
-        received = minimis_received(siren, scheme.regime, today, case_id=line.case_id)
-        ceiling = MINIMIS_CEILINGS[scheme.regime]
-        if received + gge > ceiling:
+        excess = minimis_excess(siren, scheme.regime, gge, today, case_id=line.case_id)
+        if excess is not None:
+            received, ceiling = excess.received, excess.limit.ceiling
             raise ActionRefused(
-                f"Plafond de minimis dépassé : l'entreprise a déjà reçu {money(received)} sur trois ans, "
-                f"cette aide représente {money(gge)}, le plafond est de {money(ceiling)}. "
-                f"Marge disponible : {money(max(ceiling - received, Decimal(0)))}.", "granted_amount")
+                f"Plafond {excess.limit.label} dépassé : l'entreprise a déjà reçu {money(received)} "
+                f"sur trois ans, cette aide représente {money(gge)}, le plafond est de {money(ceiling)}. "
+                f"Marge disponible : {money(excess.headroom)}.", "granted_amount")
 
     event = _line_event(actor, line, "approve", expected_version=expected_version, check=check)
     event.data = _jsonable({"granted_amount": amount, "gross_grant_equivalent": gge,
+                            **({"gross_grant_equivalent_estimated": True} if gge_estimated else {}),
                             **(over_envelope or {})})
     now = utcnow()
     line.granted_amount, line.gross_grant_equivalent, line.decided_at = amount, gge, now

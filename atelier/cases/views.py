@@ -26,6 +26,7 @@ from ..web import form_status, page_number, perform, role_required
 from ..workflow import (CASE_EDITABLE_STATES, CASE_RULES, CASE_STATES, LINE_RULES, LINE_STATES)
 from . import access, documents, operations
 from .actions import available_actions
+from .minimis import drops_out_on, minimis_position
 from .forms import (DocumentForm, EditProjectForm, LineForm, MessageForm, MinimisForm, NewCaseForm,
                     NoMinimisForm, scheme_choices)
 from .models import OPINION_VERDICTS, Case, Event, FundingLine, Message
@@ -286,10 +287,15 @@ def _render_case(case: Case, message_form: MessageForm, status: int = 200):
     # checklist and the confirmation of withdrawal. The others are for agents.
     actions = [] if is_applicant else available_actions(user, case)
     today = paris_today()
+    minimis = None
+    if show_internal:  # the company's whole register: agents only (the applicant sees its declaration)
+        regimes = {line.scheme.regime for line in case.lines if line.scheme.is_de_minimis}
+        minimis = minimis_position(case.company.siren, today, case_id=case.id, regimes=regimes)
     return render_template(
         "cases/show.html", case=case, messages=messages, timeline=_timeline(events, user),
         message_form=message_form, can_write=access.may_post_messages(user, case),
-        is_applicant=is_applicant, actions=actions, today=today,
+        is_applicant=is_applicant, actions=actions, today=today, minimis=minimis,
+        minimis_drops_out_on=drops_out_on,
         editable=editable,
         withdrawable=is_applicant and case.state in WITHDRAWABLE_STATES,
         problems=operations.submission_problems(case, today) if is_applicant and editable else [],

@@ -41,7 +41,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from ..cases.models import FundingLine, Opinion
-from ..cases.operations import minimis_counted_for, three_years_before
+from ..cases.minimis import minimis_counted_for, three_years_before
 from ..committees.models import AgendaItem, Meeting
 from ..common import ActionRefused
 from ..companies.models import SIZE_LABELS, MinimisAid
