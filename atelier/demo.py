@@ -370,7 +370,9 @@ class _DemoBuilder:
 
     def sign(self, line, payments=()) -> None:
         agent = self.agent_of(line.agency_id)
-        ops.sign_agreement(agent, line, signed_on=self.today)
+        # an advance or a loan: 8 quarterly instalments after a year's deferral (ignored for a grant)
+        ops.sign_agreement(agent, line, signed_on=self.today, instalment_count="8", frequency_months="3",
+                           deferral_months="12")
         for amount in payments:
             ops.record_payment(agent, line, amount=amount, paid_on=self.today)
 

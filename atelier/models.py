@@ -2,7 +2,7 @@
 from .agencies.models import Agency  # noqa: F401
 from .auth.models import User  # noqa: F401
 from .cases.models import (Case, CaseAgency, Document, Event, FundingLine, Message,  # noqa: F401
-                           Opinion, Payment, ReferenceCounter)
+                           Opinion, Payment, ReferenceCounter, Repayment, RepaymentInstalment)
 from .committees.models import AgendaItem, Committee, Meeting  # noqa: F401
 from .companies.models import Company, MinimisAid, company_members  # noqa: F401
 from .schemes.models import Scheme  # noqa: F401

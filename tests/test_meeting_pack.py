@@ -28,11 +28,12 @@ SUMMARY_HEADER = ["Dispositif", "Instrument", "Demandes", "Coût éligible", "Mo
                   "Part de l'enveloppe utilisée"]
 CASES_HEADER = ["Référence", "Entreprise", "SIRET", "Commune", "Département", "NAF", "Taille", "Projet",
                 "Dispositif", "Instrument", "Coût éligible", "Montant demandé", "Montant proposé",
-                "Décision", "Montant accordé", "De minimis reçu sur 3 ans", "Avis des partenaires",
+                "Décision", "Montant accordé", "De minimis reçu sur 3 ans", "Marge de minimis restante",
+                "Avis des partenaires",
                 "Agent chargé"]
 OPINIONS_HEADER = ["Référence", "Dispositif", "Organisme consulté", "Avis", "Montant envisagé",
                    "Commentaire", "Demandé le", "Échéance", "Rendu le", "En retard"]
-DECISION, GRANTED, MINIMIS, OPINIONS, AGENT = 13, 14, 15, 16, 17  # indexes in a Dossiers row
+DECISION, GRANTED, MINIMIS, HEADROOM, OPINIONS, AGENT = 13, 14, 15, 16, 17, 18  # indexes in a Dossiers row
 
 
 @pytest.fixture
@@ -122,7 +123,7 @@ def test_one_row_per_item_as_presented(client, world, put_on_agenda):
     assert len(rows) == 3
     assert rows[1] == [first.reference, company.name, company.siret, "Dijon", "21", "62.01Z",
                        "Petite entreprise", "Nouvelle ligne de production", "Aide à l'investissement",
-                       "Subvention", 250000, 60000, 50000, None, None, 0, None, world.region_agent.name]
+                       "Subvention", 250000, 60000, 50000, None, None, 0, 300000, None, world.region_agent.name]
     assert rows[2][0] == second.reference and rows[2][7] == "Robotisation de l'atelier"
 
 
@@ -288,6 +289,8 @@ def test_de_minimis_received_over_three_years_all_regimes(client, world, put_on_
     _, book = download(client, world.region_meeting)
     rows = rows_of(book["Dossiers"])
     assert [row[MINIMIS] for row in rows[1:]] == [15000, 2500]
+    # general regime: 300 000 − 10 000 − 5 000 (the agricultural aid counts with it)
+    assert [row[HEADROOM] for row in rows[1:]] == [285000, 297500]
     note = book["Dossiers"].cell(row=1, column=MINIMIS + 1).comment
     assert "tous les règlements" in note.text and "trois ans" in note.text
     # the aid granted on this agenda's own line does not count as "already received"
@@ -308,7 +311,7 @@ def test_layout_and_print_setup_of_every_sheet(client, world, put_on_agenda, opi
     login(client, world.region_agent)
     _, book = download(client, world.region_meeting)
     meeting = world.region_meeting
-    for sheet, last_cell in ((book["Synthèse"], "K2"), (book["Dossiers"], "R3"), (book["Avis"], "J3")):
+    for sheet, last_cell in ((book["Synthèse"], "K2"), (book["Dossiers"], "S3"), (book["Avis"], "J3")):
         assert sheet.freeze_panes == "A2"
         assert sheet.auto_filter.ref == f"A1:{last_cell}"
         assert sheet.page_setup.orientation == "landscape"
@@ -341,7 +344,7 @@ def test_an_empty_agenda_gives_headers_only(client, world):
     login(client, world.region_secretary)
     _, book = download(client, world.region_meeting)
     assert [len(rows_of(sheet)) for sheet in book.worksheets] == [1, 1, 1]
-    assert book["Dossiers"].auto_filter.ref == "A1:R1"
+    assert book["Dossiers"].auto_filter.ref == "A1:S1"
 
 
 # --------------------------------------------------------------------------- inert text
@@ -376,7 +379,7 @@ def test_person_supplied_text_stays_inert_text(client, world, create_company, cr
         assert cell.data_type == "s", cell.coordinate
         assert cell.value == text, cell.coordinate
     assert cases["B2"].quotePrefix and avis["F2"].quotePrefix  # editing the cell keeps it text
-    assert cases["Q2"].value.startswith("AER BFC : favorable") and "@SUM(1)" in cases["Q2"].value
+    assert cases["R2"].value.startswith("AER BFC : favorable") and "@SUM(1)" in cases["R2"].value
 
 
 @pytest.mark.parametrize("value", ["\tTAB", "\rCR", "\nLF", "=A1", "+1", "-1", "@A1"])

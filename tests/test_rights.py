@@ -30,7 +30,7 @@ DOMAIN_CASE_WHO = {
 DOMAIN_LINE_WHO = {
     "start_review": "system", "transfer": "line_agent", "propose": "line_agent", "approve": "secretary",
     "reject": "secretary", "adjourn": "secretary", "sign_agreement": "line_agent",
-    "record_payment": "line_agent", "settle": "line_agent", "withdraw": "system", "dismiss": "line_agent",
+    "record_payment": "line_agent", "record_repayment": "line_agent", "settle": "line_agent", "withdraw": "system", "dismiss": "line_agent",
     "reopen": "line_agent",
 }
 # domain.md, "Opinions": the agent holding a line asks; agents of the consulted agency answer.
@@ -71,7 +71,7 @@ CASE_FROM = {
 LINE_FROM = {
     "start_review": "requested", "transfer": "under_review", "propose": "under_review",
     "approve": "on_agenda", "reject": "on_agenda", "adjourn": "on_agenda", "sign_agreement": "approved",
-    "record_payment": "agreement_signed", "settle": "agreement_signed", "withdraw": "under_review",
+    "record_payment": "agreement_signed", "record_repayment": "agreement_signed", "settle": "agreement_signed", "withdraw": "under_review",
     "dismiss": "under_review", "reopen": "rejected", "ask_opinion": "under_review",
     "give_opinion": "under_review",
 }
@@ -99,9 +99,13 @@ LINE_FIRE = {
                                                               gross_grant_equivalent="3000"),
     "reject": lambda w, who, line, opinion: ops.reject_line(who, line, reason="Fonds propres insuffisants."),
     "adjourn": lambda w, who, line, opinion: ops.adjourn_line(who, line, reason="Devis à actualiser."),
-    "sign_agreement": lambda w, who, line, opinion: ops.sign_agreement(who, line, signed_on=paris_today()),
+    "sign_agreement": lambda w, who, line, opinion: ops.sign_agreement(who, line, signed_on=paris_today(),
+                                                                       instalment_count="4", frequency_months="3"),
     "record_payment": lambda w, who, line, opinion: ops.record_payment(who, line, amount="10000",
                                                                        paid_on=paris_today()),
+    "record_repayment": lambda w, who, line, opinion: (
+        ops.record_payment(w.bpi_agent, line, amount="10000", paid_on=paris_today()),
+        ops.record_repayment(who, line, amount="2500", repaid_on=paris_today())),
     "settle": lambda w, who, line, opinion: ops.settle_line(who, line),
     "withdraw": lambda w, who, line, opinion: ops._line_event(who, line, "withdraw"),
     "dismiss": lambda w, who, line, opinion: ops.dismiss_line(who, line, reason="Projet hors champ."),

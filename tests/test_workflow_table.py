@@ -46,6 +46,8 @@ DOMAIN_LINE = {
     "adjourn": ({"on_agenda"}, "under_review"),
     "sign_agreement": ({"approved"}, "agreement_signed"),
     "record_payment": ({"agreement_signed"}, None),
+    # added by issue 4 (repayments of advances and loans), not in domain.md's table
+    "record_repayment": ({"agreement_signed"}, None),
     "settle": ({"agreement_signed"}, "settled"),
     "withdraw": ({"requested", "under_review", "on_agenda"}, "withdrawn"),
     "dismiss": ({"requested", "under_review", "on_agenda"}, "dismissed"),
@@ -102,9 +104,12 @@ def line_in_state(world, create_case, state: str, *, which: str = "region", on_t
             # the Bpifrance scheme is a de minimis zero-rate loan: its gross grant equivalent is entered
             ops.approve_line(secretary, line, granted_amount="30000", gross_grant_equivalent="3000")
             if state != "approved":
-                ops.sign_agreement(agent, line, signed_on=paris_today())
+                # the schedule is only read for an advance or a loan (the Bpifrance line)
+                ops.sign_agreement(agent, line, signed_on=paris_today(), instalment_count="4", frequency_months="3")
                 if state == "settled":
                     ops.record_payment(agent, line, amount="10000", paid_on=paris_today())
+                    if line.is_repayable:  # a loan is settled once repaid
+                        ops.record_repayment(agent, line, amount="10000", repaid_on=paris_today())
                     ops.settle_line(agent, line)
     db.session.commit()
     assert line.state == state
@@ -140,11 +145,18 @@ LINE_FIRE = {
     "sign_agreement": lambda w, line: ops.sign_agreement(w.region_agent, line, signed_on=paris_today()),
     "record_payment": lambda w, line: ops.record_payment(w.region_agent, line, amount="10000",
                                                          paid_on=paris_today()),
+    # on the Bpifrance zero-rate loan (LINE_WHICH): money paid to the company, then some of it repaid
+    "record_repayment": lambda w, line: (
+        ops.record_payment(w.bpi_agent, line, amount="10000", paid_on=paris_today()),
+        ops.record_repayment(w.bpi_agent, line, amount="2500", repaid_on=paris_today())),
     "settle": lambda w, line: ops.settle_line(w.region_agent, line),
     "withdraw": lambda w, line: ops._line_event(None, line, "withdraw"),
     "dismiss": lambda w, line: ops.dismiss_line(w.region_agent, line, reason="Projet hors champ."),
     "reopen": lambda w, line: ops.reopen_line(w.region_agent, line, reason="Recours gracieux reçu."),
 }
+
+
+LINE_WHICH = {"record_repayment": "bpi"}  # events that need an advance or a loan
 
 
 def count_events(**where) -> int:
@@ -210,7 +222,7 @@ def test_case_event_from_state(world, create_case, event, state):
 
 @pytest.mark.parametrize("event, state", LINE_PAIRS, ids=[f"{e}-from-{s}" for e, s in LINE_PAIRS])
 def test_line_event_from_state(world, create_case, event, state):
-    line = line_in_state(world, create_case, state)
+    line = line_in_state(world, create_case, state, which=LINE_WHICH.get(event, "region"))
     sources, dest = DOMAIN_LINE[event]
     fire_it = lambda: LINE_FIRE[event](world, line)  # noqa: E731
 

@@ -33,6 +33,7 @@ from .models import Case, FundingLine, Opinion
 bp = Blueprint("case_actions", __name__, url_prefix="/dossiers")
 
 HIDDEN_FIELDS = ("version", "csrf_token", "next")
+SCHEDULE_FIELDS = ("instalment_count", "frequency_months", "deferral_months", "first_due_on")
 
 
 # --------------------------------------------------------------------------- what each event does
@@ -117,6 +118,10 @@ LINE_HANDLERS: dict[str, Handler] = {
         lambda line, _: "La demande est ajournée : elle retourne en instruction."),
     "sign_agreement": Handler(
         lambda user, line, form: ops.sign_agreement(user, line, signed_on=form.signed_on.data,
+                                                    instalment_count=form.instalment_count.data,
+                                                    frequency_months=form.frequency_months.data,
+                                                    deferral_months=form.deferral_months.data,
+                                                    first_due_on=form.first_due_on.data,
                                                     expected_version=form.version.data),
         lambda line, _: f"La signature de la convention du {day(line.agreement_signed_on)} "
                         "est enregistrée."),
@@ -125,9 +130,17 @@ LINE_HANDLERS: dict[str, Handler] = {
                                                     paid_on=form.paid_on.data,
                                                     expected_version=form.version.data),
         lambda line, _: f"Le versement est enregistré. Reste à verser : {money(line.remaining_to_pay)}."),
+    "record_repayment": Handler(
+        lambda user, line, form: ops.record_repayment(user, line, amount=form.amount.data,
+                                                      repaid_on=form.repaid_on.data,
+                                                      expected_version=form.version.data),
+        lambda line, _: f"Le remboursement est enregistré. Reste dû : {money(line.owed)}."),
     "settle": Handler(
-        lambda user, line, form: ops.settle_line(user, line, expected_version=form.version.data),
-        lambda line, _: f"La demande est soldée ; reliquat libéré : {money(line.released_amount)}."),
+        lambda user, line, form: ops.settle_line(user, line, reason=form.reason.data,
+                                                 expected_version=form.version.data),
+        lambda line, _: f"La demande est soldée ; reliquat libéré : {money(line.released_amount)}."
+                        + (f" Reste dû abandonné : {money(line.written_off_amount)}."
+                           if line.written_off_amount else "")),
     "dismiss": Handler(
         lambda user, line, form: ops.dismiss_line(user, line, reason=form.reason.data,
                                                   expected_version=form.version.data),
@@ -297,6 +310,8 @@ def _line_event_makes_sense(case: Case, line: FundingLine, event: str) -> bool:
         return ops.lines_may_reopen(case)
     if event == "record_payment":
         return line.remaining_to_pay > 0
+    if event == "record_repayment":
+        return line.is_repayable and line.owed > 0
     return True
 
 
@@ -316,8 +331,12 @@ def _line_action(case: Case, line: FundingLine, rule, lookups: _Lookups, today) 
         data["granted_amount"] = line.proposed_amount
     elif rule.name == "sign_agreement":
         data["signed_on"] = today
+        if line.is_repayable:
+            data.update(frequency_months=3, deferral_months="0")
     elif rule.name == "record_payment":
         data.update(amount=line.remaining_to_pay, paid_on=today)
+    elif rule.name == "record_repayment":
+        data.update(repaid_on=today)
     form = display_form(LINE_FORMS[rule.name], f"demande-{line.id}-{rule.name}", **data)
     note = None
     if rule.name == "transfer":
@@ -330,6 +349,11 @@ def _line_action(case: Case, line: FundingLine, rule, lookups: _Lookups, today) 
         if not meetings:
             note = (f"Aucune séance à venir du comité « {committee.name} » : "
                     "une séance doit être programmée avant d'inscrire la demande.")
+    elif rule.name == "sign_agreement" and not line.is_repayable:
+        for name in SCHEDULE_FIELDS:  # only an advance or a loan is paid back
+            del form[name]
+    elif rule.name == "settle" and not (line.is_repayable and line.owed > 0):
+        del form.reason  # nothing to write off
     elif rule.name == "approve":
         if not (line.scheme.is_de_minimis and line.scheme.instrument != "grant"):
             del form.gross_grant_equivalent  # only an advance or a loan has one to enter

@@ -4,11 +4,12 @@ These forms read what was typed (an amount is an amount, a date is a date: ``ate
 the rules of the event (amount within the proposal, meeting of the right committee, date not in
 the future…) live in ``cases/operations.py``, which answers in French beside the field it names.
 """
-from wtforms import BooleanField, RadioField, TextAreaField
+from wtforms import BooleanField, RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..forms import AmountField, DayField, FrenchForm, IdSelectField, VersionField, multi_line, options
-from .models import OPINION_VERDICTS
+from ..forms import (AmountField, ChoiceField, DayField, FrenchForm, IdSelectField, VersionField, multi_line,
+                     one_line, options)
+from .models import OPINION_VERDICTS, REPAYMENT_FREQUENCIES
 
 REASON_MAX = 5000
 
@@ -80,14 +81,32 @@ class ApproveForm(EventForm):
 
 
 class SignAgreementForm(EventForm):
+    """The agreement; for an advance or a loan, its repayment schedule too (checked by the operation)."""
+
     signed_on = DayField("Date de signature de la convention",
                          message="La date de signature doit être une date valide (jj/mm/aaaa).")
+    instalment_count = StringField("Nombre d'échéances de remboursement", render_kw={"inputmode": "numeric"},
+                                   filters=[one_line])
+    frequency_months = ChoiceField("Périodicité des échéances",
+                                   choices=options(((months, label.capitalize())
+                                                    for months, label in REPAYMENT_FREQUENCIES.items()),
+                                                   empty="— Choisissez —"), validate_choice=False)
+    deferral_months = StringField("Différé avant la première échéance (en mois)", render_kw={"inputmode": "numeric"},
+                                  filters=[one_line])
+    first_due_on = DayField("Date de la première échéance (facultatif)",
+                            message="La date de la première échéance doit être une date valide (jj/mm/aaaa).")
 
 
 class RecordPaymentForm(EventForm):
     amount = AmountField("Montant versé (en euros)", subject="Le montant versé")
     paid_on = DayField("Date du versement",
                        message="La date du versement doit être une date valide (jj/mm/aaaa).")
+
+
+class RecordRepaymentForm(EventForm):
+    amount = AmountField("Montant remboursé (en euros)", subject="Le montant remboursé")
+    repaid_on = DayField("Date du remboursement",
+                         message="La date du remboursement doit être une date valide (jj/mm/aaaa).")
 
 
 LINE_FORMS: dict[str, type[EventForm]] = {
@@ -98,7 +117,8 @@ LINE_FORMS: dict[str, type[EventForm]] = {
     "adjourn": reason_form("Motif de l'ajournement", "Indiquez le motif de l'ajournement."),
     "sign_agreement": SignAgreementForm,
     "record_payment": RecordPaymentForm,
-    "settle": EventForm,
+    "record_repayment": RecordRepaymentForm,
+    "settle": reason_form("Motif de l'abandon du reste dû (seulement s'il reste à rembourser)", None),
     "dismiss": reason_form("Motif du classement sans suite", "Indiquez le motif du classement."),
     "reopen": reason_form("Motif de la réouverture (recours gracieux)",
                           "Indiquez le motif de la réouverture (recours gracieux)."),

@@ -9,6 +9,11 @@ from ..common import MONEY, UTCDateTime, utcnow
 from ..extensions import db
 from ..workflow import CASE_FINAL_STATES, CASE_STATES, LINE_FINAL_STATES, LINE_STATES
 
+# Instruments the company pays back on a schedule (an honour loan is lent to the founder, not to the
+# company, and is followed by the loan network: no schedule here).
+REPAYABLE_INSTRUMENTS = frozenset({"repayable_advance", "zero_rate_loan"})
+REPAYMENT_FREQUENCIES = {1: "mensuelle", 3: "trimestrielle", 6: "semestrielle", 12: "annuelle"}
+
 OPINION_VERDICTS = {
     "favourable": "Favorable",
     "reserved": "Réservé",
@@ -123,6 +128,11 @@ class FundingLine(db.Model):
         CheckConstraint("gross_grant_equivalent IS NULL OR gross_grant_equivalent >= 0",
                         name="gge_positive"),
         CheckConstraint("released_amount IS NULL OR released_amount >= 0", name="released_positive"),
+        CheckConstraint("written_off_amount IS NULL OR written_off_amount >= 0", name="written_off_positive"),
+        CheckConstraint("repayment_frequency_months IS NULL OR repayment_frequency_months IN (1, 3, 6, 12)",
+                        name="repayment_frequency"),
+        CheckConstraint("repayment_deferral_months IS NULL OR repayment_deferral_months >= 0",
+                        name="repayment_deferral_positive"),
         Index("ix_funding_lines_agency_state", "agency_id", "state"),
     )
 
@@ -136,6 +146,10 @@ class FundingLine(db.Model):
     granted_amount: Mapped[Decimal | None] = mapped_column(MONEY)
     gross_grant_equivalent: Mapped[Decimal | None] = mapped_column(MONEY)
     released_amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    # Advances and zero-rate loans: the schedule set at the agreement, and what was written off at settle.
+    repayment_frequency_months: Mapped[int | None]
+    repayment_deferral_months: Mapped[int | None]
+    written_off_amount: Mapped[Decimal | None] = mapped_column(MONEY)
     state: Mapped[str] = mapped_column(String(20), default="requested")
     assigned_agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -152,6 +166,10 @@ class FundingLine(db.Model):
     agency = relationship("Agency", lazy="joined")
     assigned_agent = relationship("User")
     payments = relationship("Payment", back_populates="line", order_by="Payment.paid_on")
+    instalments = relationship("RepaymentInstalment", back_populates="line",
+                               order_by="RepaymentInstalment.number", cascade="all, delete-orphan")
+    repayments = relationship("Repayment", back_populates="line",
+                              order_by=lambda: (Repayment.repaid_on, Repayment.id))
     opinions = relationship("Opinion", back_populates="line", order_by="Opinion.id")
     agenda_items = relationship("AgendaItem", back_populates="line", order_by="AgendaItem.id")
 
@@ -174,6 +192,24 @@ class FundingLine(db.Model):
     @property
     def remaining_to_pay(self) -> Decimal:
         return (self.granted_amount or Decimal(0)) - self.paid_total
+
+    @property
+    def is_repayable(self) -> bool:
+        """An advance or a zero-rate loan: the company pays it back on a schedule."""
+        return self.scheme.instrument in REPAYABLE_INSTRUMENTS
+
+    @property
+    def repaid_total(self) -> Decimal:
+        return sum((repayment.amount for repayment in self.repayments), Decimal(0))
+
+    @property
+    def owed(self) -> Decimal:
+        """What the company still owes: paid to it, not yet repaid, not written off."""
+        return self.paid_total - self.repaid_total - (self.written_off_amount or Decimal(0))
+
+    @property
+    def repayment_frequency_label(self) -> str | None:
+        return REPAYMENT_FREQUENCIES.get(self.repayment_frequency_months)
 
     @property
     def current_agenda_item(self):
@@ -234,6 +270,40 @@ class Payment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     line = relationship("FundingLine", back_populates="payments")
+
+
+class RepaymentInstalment(db.Model):
+    """Échéance: one due date of the repayment schedule of an advance or a zero-rate loan."""
+
+    __tablename__ = "repayment_instalments"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        UniqueConstraint("line_id", "number", name="uq_repayment_instalments_line_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("funding_lines.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int]
+    due_on: Mapped[date]
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+
+    line = relationship("FundingLine", back_populates="instalments")
+
+
+class Repayment(db.Model):
+    """Remboursement: money the company paid back on an advance or a zero-rate loan."""
+
+    __tablename__ = "repayments"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("funding_lines.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    repaid_on: Mapped[date]
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    line = relationship("FundingLine", back_populates="repayments")
 
 
 class Document(db.Model):

@@ -15,10 +15,11 @@ from sqlalchemy import select, update
 from ..agencies.models import Agency
 from ..auth.models import User
 from ..common import ActionRefused, ModifiedMeanwhile, parse_amount, utcnow
+from ..forms import optional_int
 from ..committees.models import AgendaItem, Meeting
 from ..companies.models import MINIMIS_REGIMES, Company, MinimisAid
 from ..extensions import db
-from ..formatting import money, paris_today
+from ..formatting import day, money, paris_today
 from ..schemes.envelopes import envelope_positions
 from ..schemes.models import DOCUMENT_KINDS, Scheme
 from ..schemes.rules import check_amount, scheme_refusals
@@ -27,8 +28,9 @@ from ..workflow import (CASE_EDITABLE_STATES, CASE_MACHINE, CASE_RULES, LINE_GRA
                         CASE_STATES, LINE_STATES, EventRule, fire)
 from .minimis import estimated_gge, lock_company_minimis, minimis_excess
 from .access import is_member, may_post_messages, roles_on
-from .models import (Case, CaseAgency, Event, FundingLine, Message, Opinion, Payment,
-                     ReferenceCounter)
+from .models import (REPAYMENT_FREQUENCIES, Case, CaseAgency, Event, FundingLine, Message, Opinion, Payment,
+                     ReferenceCounter, Repayment, RepaymentInstalment)
+from .repayments import MAX_DEFERRAL_MONTHS, MAX_INSTALMENTS, add_months, first_due_date, schedule
 
 WHO_LABELS = {
     "applicant": "un membre de l'entreprise qui porte le dossier",
@@ -618,52 +620,157 @@ def adjourn_line(actor: User, line: FundingLine, *, reason: str, expected_versio
     return event
 
 
-def sign_agreement(actor: User, line: FundingLine, *, signed_on, expected_version=None) -> Event:
-    day = None
+def _parse_count(value, field: str, label: str, *, low: int, high: int, default: int | None = None) -> int:
+    text = "" if value is None else str(value).strip()
+    if not text:
+        if default is not None:
+            return default
+        raise ActionRefused(f"Indiquez {label}.", field)
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ActionRefused(f"{label[0].upper()}{label[1:]} doit être un nombre entier de {low} à {high}.", field)
+    return int(text)
+
+
+def _parse_schedule(line: FundingLine, signed_on: date, *, instalment_count, frequency_months,
+                    deferral_months, first_due_on) -> dict:
+    """The repayment schedule typed with the agreement of an advance or a loan, checked."""
+    count = _parse_count(instalment_count, "instalment_count", "le nombre d'échéances",
+                         low=1, high=MAX_INSTALMENTS)
+    if line.granted_amount < count * Decimal("0.01"):
+        raise ActionRefused(f"Trop d'échéances pour {money(line.granted_amount)} : chacune doit être d'au "
+                            f"moins un centime.", "instalment_count")
+    frequency = optional_int(frequency_months)
+    if frequency not in REPAYMENT_FREQUENCIES:
+        raise ActionRefused("Choisissez la périodicité des échéances.", "frequency_months")
+    deferral = _parse_count(deferral_months, "deferral_months", "le différé (en mois)",
+                            low=0, high=MAX_DEFERRAL_MONTHS, default=0)
+    earliest = add_months(signed_on, deferral)
+    if first_due_on:
+        first = _parse_date(first_due_on, "first_due_on", "La date de la première échéance")
+        if first <= signed_on:
+            raise ActionRefused("La première échéance doit venir après la signature de la convention.",
+                                "first_due_on")
+        if first < earliest:
+            raise ActionRefused(f"La première échéance ne peut pas tomber pendant le différé "
+                                f"(pas avant le {day(earliest)}).", "first_due_on")
+    else:
+        first = first_due_date(signed_on, deferral_months=deferral, frequency_months=frequency)
+    return {"count": count, "frequency": frequency, "deferral": deferral, "first": first,
+            "instalments": schedule(line.granted_amount, count=count, frequency_months=frequency,
+                                    first_due_on=first)}
+
+
+def sign_agreement(actor: User, line: FundingLine, *, signed_on, instalment_count=None, frequency_months=None,
+                   deferral_months=None, first_due_on=None, expected_version=None) -> Event:
+    """The agreement is signed. For an advance or a zero-rate loan it sets the repayment schedule
+    (``repayments.py``): number of instalments, frequency in months, deferral in months, and the
+    first due date (by default the signature plus the deferral plus one period)."""
+    signed = plan = None
 
     def check():
-        nonlocal day
+        nonlocal signed, plan
         if not signed_on:
             raise ActionRefused("Indiquez la date de signature de la convention.", "signed_on")
-        day = _parse_date(signed_on, "signed_on", "La date de signature")
-        if day > paris_today():
+        signed = _parse_date(signed_on, "signed_on", "La date de signature")
+        if signed > paris_today():
             raise ActionRefused("La date de signature ne peut pas être dans le futur.", "signed_on")
-        if line.decided_at is not None and day < line.decided_at.date() - timedelta(days=1):
+        if line.decided_at is not None and signed < line.decided_at.date() - timedelta(days=1):
             raise ActionRefused("La convention ne peut pas être signée avant la décision.", "signed_on")
+        if line.is_repayable:
+            plan = _parse_schedule(line, signed, instalment_count=instalment_count,
+                                   frequency_months=frequency_months, deferral_months=deferral_months,
+                                   first_due_on=first_due_on)
 
     event = _line_event(actor, line, "sign_agreement", expected_version=expected_version, check=check)
-    event.data = _jsonable({"signed_on": day})
-    line.agreement_signed_on = day
+    data = {"signed_on": signed}
+    line.agreement_signed_on = signed
+    if plan is not None:
+        line.repayment_frequency_months, line.repayment_deferral_months = plan["frequency"], plan["deferral"]
+        line.instalments = [RepaymentInstalment(number=number, due_on=due_on, amount=amount)
+                            for number, (due_on, amount) in enumerate(plan["instalments"], start=1)]
+        data.update(instalment_count=plan["count"], frequency_months=plan["frequency"],
+                    deferral_months=plan["deferral"], first_due_on=plan["first"],
+                    last_due_on=plan["instalments"][-1][0])
+    event.data = _jsonable(data)
     db.session.flush()
     return event
 
 
+def _parse_money_day(value, field: str, label: str, *, not_before: date | None, before_label: str) -> date:
+    if not value:
+        raise ActionRefused(f"Indiquez {label[0].lower()}{label[1:]}.", field)
+    result = _parse_date(value, field, label)
+    if result > paris_today():
+        raise ActionRefused(f"{label} ne peut pas être dans le futur.", field)
+    if not_before is not None and result < not_before:
+        raise ActionRefused(f"{label} ne peut pas précéder {before_label} ({day(not_before)}).", field)
+    return result
+
+
 def record_payment(actor: User, line: FundingLine, *, amount, paid_on, expected_version=None) -> Event:
-    value = day = None
+    value = when = None
 
     def check():
-        nonlocal value, day
+        nonlocal value, when
         value = parse_amount(amount, "amount", label="Le montant versé")
-        if not paid_on:
-            raise ActionRefused("Indiquez la date du versement.", "paid_on")
-        day = _parse_date(paid_on, "paid_on", "La date du versement")
-        if day > paris_today():
-            raise ActionRefused("La date du versement ne peut pas être dans le futur.", "paid_on")
+        when = _parse_money_day(paid_on, "paid_on", "La date du versement", not_before=None, before_label="")
         if line.paid_total + value > line.granted_amount:
             raise ActionRefused(f"Ce versement dépasserait le montant accordé : il reste "
                                 f"{money(line.remaining_to_pay)} à verser.", "amount")
 
     event = _line_event(actor, line, "record_payment", expected_version=expected_version, check=check)
-    event.data = _jsonable({"amount": value, "paid_on": day})
-    db.session.add(Payment(line=line, amount=value, paid_on=day, recorded_by_id=actor.id))
+    event.data = _jsonable({"amount": value, "paid_on": when})
+    db.session.add(Payment(line=line, amount=value, paid_on=when, recorded_by_id=actor.id))
     db.session.flush()
     return event
 
 
-def settle_line(actor: User, line: FundingLine, *, expected_version=None) -> Event:
-    released = line.remaining_to_pay
-    event = _line_event(actor, line, "settle", expected_version=expected_version,
-                        data={"paid_total": line.paid_total, "released_amount": released})
+def record_repayment(actor: User, line: FundingLine, *, amount, repaid_on, expected_version=None) -> Event:
+    """The company paid back ``amount`` of an advance or a loan; never more than it owes (what was
+    paid to it and not yet repaid)."""
+    value = when = None
+
+    def check():
+        nonlocal value, when
+        if not line.is_repayable:
+            raise ActionRefused("Cette aide n'est pas remboursable : seules les avances remboursables et "
+                                "les prêts à taux zéro ont un échéancier.")
+        value = parse_amount(amount, "amount", label="Le montant remboursé")
+        when = _parse_money_day(repaid_on, "repaid_on", "La date du remboursement",
+                                not_before=line.agreement_signed_on, before_label="la signature de la convention")
+        if value > line.owed:
+            raise ActionRefused(f"Ce remboursement dépasserait ce que l'entreprise doit : "
+                                f"{money(line.owed)} (versé {money(line.paid_total)}, déjà remboursé "
+                                f"{money(line.repaid_total)}).", "amount")
+
+    event = _line_event(actor, line, "record_repayment", expected_version=expected_version, check=check)
+    line.repayments.append(Repayment(amount=value, repaid_on=when, recorded_by_id=actor.id))
+    event.data = _jsonable({"amount": value, "repaid_on": when, "owed_after": line.owed})
+    db.session.flush()
+    return event
+
+
+def settle_line(actor: User, line: FundingLine, *, reason: str | None = None, expected_version=None) -> Event:
+    """Close the line: what was granted and not paid is released (reliquat). An advance or a loan is
+    settled only once all that was paid is repaid, or with the rest written off for ``reason``."""
+    released, written_off = line.remaining_to_pay, Decimal("0.00")
+    reason = (reason or "").strip() or None
+
+    def check():
+        nonlocal written_off
+        if line.is_repayable and line.owed > 0:
+            if not reason:
+                raise ActionRefused(
+                    f"Il reste {money(line.owed)} à rembourser : la demande ne peut être soldée qu'une "
+                    f"fois remboursée en totalité, ou en abandonnant ce reste dû avec un motif.", "reason")
+            written_off = line.owed
+
+    event = _line_event(actor, line, "settle", expected_version=expected_version, reason=reason, check=check)
+    data = {"paid_total": line.paid_total, "released_amount": released}
+    if line.is_repayable:
+        data.update(repaid_total=line.repaid_total, written_off_amount=written_off)
+        line.written_off_amount = written_off
+    event.data = _jsonable(data)
     line.released_amount = released
     line.settled_at = utcnow()
     db.session.flush()

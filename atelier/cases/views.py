@@ -27,6 +27,7 @@ from ..workflow import (CASE_EDITABLE_STATES, CASE_RULES, CASE_STATES, LINE_RULE
 from . import access, documents, operations
 from .actions import available_actions
 from .minimis import drops_out_on, minimis_position
+from .repayments import repayment_position
 from .forms import (DocumentForm, EditProjectForm, LineForm, MessageForm, MinimisForm, NewCaseForm,
                     NoMinimisForm, scheme_choices)
 from .models import OPINION_VERDICTS, Case, Event, FundingLine, Message
@@ -295,7 +296,7 @@ def _render_case(case: Case, message_form: MessageForm, status: int = 200):
         "cases/show.html", case=case, messages=messages, timeline=_timeline(events, user),
         message_form=message_form, can_write=access.may_post_messages(user, case),
         is_applicant=is_applicant, actions=actions, today=today, minimis=minimis,
-        minimis_drops_out_on=drops_out_on,
+        minimis_drops_out_on=drops_out_on, repayment_position=repayment_position,
         editable=editable,
         withdrawable=is_applicant and case.state in WITHDRAWABLE_STATES,
         problems=operations.submission_problems(case, today) if is_applicant and editable else [],
@@ -310,6 +311,8 @@ def _load_dossier(case: Case) -> None:
         select(Case).where(Case.id == case.id).options(
             joinedload(Case.lead_agency),
             selectinload(Case.lines).selectinload(FundingLine.payments),
+            selectinload(Case.lines).selectinload(FundingLine.instalments),
+            selectinload(Case.lines).selectinload(FundingLine.repayments),
             selectinload(Case.lines).selectinload(FundingLine.opinions),
             selectinload(Case.lines).selectinload(FundingLine.agenda_items).joinedload(AgendaItem.meeting),
             selectinload(Case.lines).joinedload(FundingLine.scheme).joinedload(Scheme.committee),

@@ -41,7 +41,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from ..cases.models import FundingLine, Opinion
-from ..cases.minimis import minimis_counted_for, three_years_before
+from ..cases.minimis import minimis_counted_for, regime_position, three_years_before
 from ..committees.models import AgendaItem, Meeting
 from ..common import ActionRefused
 from ..companies.models import SIZE_LABELS, MinimisAid
@@ -56,6 +56,10 @@ from .cells import (COUNT_FORMAT, MONEY_FORMAT, PERCENT_FORMAT, XLSX_MIMETYPE, c
 __all__ = ["XLSX_MIMETYPE", "export_meeting_to", "pack_filename", "write_meeting_pack"]
 
 SUMMARY_SHEET, CASES_SHEET, OPINIONS_SHEET = "Synthèse", "Dossiers", "Avis"
+MINIMIS_HEADROOM_NOTE = ("Ce que l'entreprise peut encore recevoir au titre du règlement de minimis du "
+                         "dispositif avant cette décision : son plafond et les plafonds de cumul (général + "
+                         "agricole + pêche ≤ 300 000 €, toutes aides de minimis ≤ 750 000 €). Vide si l'aide "
+                         "ne relève pas du de minimis.")
 MINIMIS_NOTE = ("Aides de minimis de tous les règlements (général, agricole, pêche, SIEG) reçues par "
                 "l'entreprise (même SIREN) dans les trois ans précédant la date de la séance, "
                 "accordées sur la plateforme ou déclarées dans ce dossier, hors aides accordées sur "
@@ -163,29 +167,40 @@ def _entries(meeting: Meeting) -> list[Entry]:
     return entries
 
 
-def _minimis_received(meeting: Meeting, entries: list[Entry]) -> dict[int, Decimal]:
-    """``{case id: de minimis received over the three years before the meeting}`` in one statement,
-    counting what the approval counts (``minimis_counted_for``): aid granted here to the SIREN, and
-    the aid declared on that dossier."""
+def _minimis_received(meeting: Meeting, entries: list[Entry]) -> dict[int, dict[str, Decimal]]:
+    """``{case id: {regime: de minimis received over the three years before the meeting}}`` in one
+    statement, counting what the approval counts (``minimis_counted_for``): aid granted here to the
+    SIREN, and the aid declared on that dossier."""
     cases = {entry.item.line.case.id: entry.item.line.case.company.siren for entry in entries}
     if not cases:
         return {}
     this_meeting_lines = select(AgendaItem.line_id).where(AgendaItem.meeting_id == meeting.id)
     rows = db.session.execute(
-        select(MinimisAid.siren, MinimisAid.source, MinimisAid.case_id, func.sum(MinimisAid.amount))
+        select(MinimisAid.siren, MinimisAid.source, MinimisAid.case_id, MinimisAid.regime,
+               func.sum(MinimisAid.amount))
         .where(MinimisAid.siren.in_(sorted(set(cases.values()))),
                or_(*(minimis_counted_for(case_id) for case_id in cases)),
                MinimisAid.granted_on > three_years_before(meeting.meets_on),
                MinimisAid.granted_on <= meeting.meets_on,
                or_(MinimisAid.line_id.is_(None), MinimisAid.line_id.not_in(this_meeting_lines)))
-        .group_by(MinimisAid.siren, MinimisAid.source, MinimisAid.case_id)
+        .group_by(MinimisAid.siren, MinimisAid.source, MinimisAid.case_id, MinimisAid.regime)
     ).all()
     received = {}
     for case_id, siren in cases.items():
-        received[case_id] = sum((Decimal(str(total)) for row_siren, source, row_case, total in rows
-                                 if row_siren == siren and (source == "granted" or row_case == case_id)),
-                                Decimal(0))
+        by_regime = received[case_id] = {}
+        for row_siren, source, row_case, regime, total in rows:
+            if row_siren == siren and (source == "granted" or row_case == case_id):
+                by_regime[regime] = by_regime.get(regime, Decimal(0)) + Decimal(str(total))
     return received
+
+
+def _minimis_headroom(entry: Entry, received: dict[str, Decimal]) -> Decimal | None:
+    """What the company may still receive under the regime of the line's scheme (its own ceiling and
+    the cumulation ceilings), before this decision; None for aid that is not de minimis."""
+    scheme = entry.item.line.scheme
+    if not scheme.is_de_minimis:
+        return None
+    return regime_position(scheme.regime, received).headroom
 
 
 def _granted_in_year(meeting: Meeting, entries: list[Entry]) -> dict[int, EnvelopePosition]:
@@ -253,6 +268,7 @@ def _cases_sheet(workbook, entries, minimis, today: date, page_header):
         Column("Montant demandé", "money"), Column("Montant proposé", "money"),
         Column("Décision", maximum=26), Column("Montant accordé", "money"),
         Column("De minimis reçu sur 3 ans", "money", note=MINIMIS_NOTE),
+        Column("Marge de minimis restante", "money", note=MINIMIS_HEADROOM_NOTE),
         Column("Avis des partenaires", wrap=True, maximum=60), Column("Agent chargé", maximum=30),
     ]
     rows = []
@@ -267,7 +283,8 @@ def _cases_sheet(workbook, entries, minimis, today: date, page_header):
             figures.get("project"), figures.get("scheme"), INSTRUMENTS.get(instrument, instrument),
             figures.get("eligible_cost"), figures.get("requested"), figures.get("proposed"),
             None if item.is_pending else item.outcome_label, item.granted_amount,
-            minimis.get(item.line.case.id, Decimal(0)), _opinions_text(entry.opinions, today),
+            sum(minimis.get(item.line.case.id, {}).values(), Decimal(0)),
+            _minimis_headroom(entry, minimis.get(item.line.case.id, {})), _opinions_text(entry.opinions, today),
             item.proposed_by.name if item.proposed_by is not None else None,
         ])
     ws = _table(workbook, CASES_SHEET, columns, rows, page_header)
