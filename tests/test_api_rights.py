@@ -54,7 +54,9 @@ def line_body(w, event):
         "propose": {"meeting_id": w.bpi_meeting.id, "proposed_amount": "30000"},
         "approve": {"granted_amount": "30000", "gross_grant_equivalent": "3000"},
         "reject": {"reason": "Fonds propres insuffisants."}, "adjourn": {"reason": "Devis à actualiser."},
-        "sign_agreement": {"signed_on": TODAY}, "record_payment": {"amount": "10000", "paid_on": TODAY},
+        "sign_agreement": {"signed_on": TODAY, "instalment_count": "4", "frequency_months": "3"},
+        "record_payment": {"amount": "10000", "paid_on": TODAY},
+        "record_repayment": {"amount": "2500", "repaid_on": TODAY},
         "dismiss": {"reason": "Projet hors champ."}, "reopen": {"reason": "Recours gracieux reçu."},
     }.get(event, {})}
 
@@ -113,6 +115,8 @@ def test_line_event_by(client, world, create_case, actors, event, kind, allowed)
                                      due_on=paris_today() + timedelta(days=7), question="Cofinancez-vous ?"))
 
     line = line_in_state(world, create_case, LINE_FROM[event], which="bpi", on_the_way=consult_aer)
+    if event == "record_repayment":  # the company repays what was paid to it
+        ops.record_payment(world.bpi_agent, line, amount="10000", paid_on=paris_today())
     db.session.commit()
     user = actors[kind]
     if event == "ask_opinion":
