@@ -18,6 +18,7 @@ from atelier.exports.cells import (DATE_FORMAT, MONEY_FORMAT, PERCENT_FORMAT, cl
                                    header_footer_text, text_cell)
 from atelier.exports.pack import export_meeting_to, pack_filename, write_meeting_pack
 from atelier.extensions import db
+from atelier.cases.minimis import drops_out_on
 from atelier.formatting import money, paris_today
 
 from conftest import login
@@ -103,7 +104,7 @@ def test_three_sheets_with_bold_headers_opening_on_the_agenda(client, world, put
     put_on_agenda()
     login(client, world.region_agent)
     _, book = download(client, world.region_meeting)
-    assert book.sheetnames == ["Synthèse", "Dossiers", "Avis"]
+    assert book.sheetnames == ["Synthèse", "Dossiers", "Avis", "De minimis"]
     year = world.region_meeting.meets_on.year
     assert rows_of(book["Synthèse"])[0] == [title.format(year=year) for title in SUMMARY_HEADER]
     assert rows_of(book["Dossiers"])[0] == CASES_HEADER
@@ -291,6 +292,16 @@ def test_de_minimis_received_over_three_years_all_regimes(client, world, put_on_
     assert [row[MINIMIS] for row in rows[1:]] == [15000, 2500]
     # general regime: 300 000 − 10 000 − 5 000 (the agricultural aid counts with it)
     assert [row[HEADROOM] for row in rows[1:]] == [285000, 297500]
+    aids = rows_of(book["De minimis"])
+    assert aids[0] == ["Référence", "Entreprise", "SIREN", "Date d'octroi", "Organisme", "Règlement", "Origine",
+                       "Montant (ESB)", "Ne compte plus à partir du"]
+    assert [(row[0], row[2], row[7]) for row in aids[1:]] == [
+        (ours.reference, siren, 5000), (ours.reference, siren, 10000),
+        (theirs.reference, world.other_company.siren, 2500)]
+    granted_on = paris_today() - timedelta(days=100)
+    ten_thousand = aids[2]
+    assert ten_thousand[3].date() == granted_on and ten_thousand[6] == "Déclarée par le demandeur"
+    assert ten_thousand[8].date() == drops_out_on(granted_on)
     note = book["Dossiers"].cell(row=1, column=MINIMIS + 1).comment
     assert "tous les règlements" in note.text and "trois ans" in note.text
     # the aid granted on this agenda's own line does not count as "already received"
@@ -343,7 +354,7 @@ def test_a_committee_name_with_an_ampersand_prints_as_is():
 def test_an_empty_agenda_gives_headers_only(client, world):
     login(client, world.region_secretary)
     _, book = download(client, world.region_meeting)
-    assert [len(rows_of(sheet)) for sheet in book.worksheets] == [1, 1, 1]
+    assert [len(rows_of(sheet)) for sheet in book.worksheets] == [1, 1, 1, 1]
     assert book["Dossiers"].auto_filter.ref == "A1:S1"
 
 
@@ -517,7 +528,7 @@ def test_export_meeting_to_writes_the_pack(world, put_on_agenda, tmp_path):
     meeting = export_meeting_to(world.region_meeting.id, str(path))
     assert meeting.id == world.region_meeting.id
     book = load_workbook(path)
-    assert book.sheetnames == ["Synthèse", "Dossiers", "Avis"]
+    assert book.sheetnames == ["Synthèse", "Dossiers", "Avis", "De minimis"]
     assert book["Dossiers"]["A2"].value == case.reference
     assert [p.name for p in tmp_path.iterdir()] == ["seance.xlsx"]  # no partial file left behind
 

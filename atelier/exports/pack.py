@@ -1,6 +1,6 @@
 """The committee pack ("dossier de séance"): one print-ready workbook per meeting.
 
-Three sheets, each with a bold frozen header, a filter, widths fitted to what is written, landscape
+Four sheets, each with a bold frozen header, a filter, widths fitted to what is written, landscape
 A4 fitted to the page width, the header row repeated on every printed page and the meeting in the
 page header:
 
@@ -8,7 +8,9 @@ page header:
   the scheme's annual envelope, what was granted on it in the meeting's year by any meeting, what
   remains and the share used), then a totals row of live ``SUM`` formulas;
 - ``Dossiers``: one row per agenda item, in the order of the agenda;
-- ``Avis``: one row per opinion asked on the lines of the agenda.
+- ``Avis``: one row per opinion asked on the lines of the agenda;
+- ``De minimis``: one row per de minimis aid that counts for a dossier of the agenda, and the day
+  it drops out of the three years.
 
 What was put before the committee comes from ``AgendaItem.presented``, frozen when the line was
 proposed; the decisions come from the agenda items when the pack is downloaded. Before the meeting
@@ -41,7 +43,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from ..cases.models import FundingLine, Opinion
-from ..cases.minimis import minimis_counted_for, regime_position, three_years_before
+from ..cases.minimis import drops_out_on, minimis_counted_for, regime_position, three_years_before
 from ..committees.models import AgendaItem, Meeting
 from ..common import ActionRefused
 from ..companies.models import SIZE_LABELS, MinimisAid
@@ -55,7 +57,7 @@ from .cells import (COUNT_FORMAT, MONEY_FORMAT, PERCENT_FORMAT, XLSX_MIMETYPE, c
 
 __all__ = ["XLSX_MIMETYPE", "export_meeting_to", "pack_filename", "write_meeting_pack"]
 
-SUMMARY_SHEET, CASES_SHEET, OPINIONS_SHEET = "Synthèse", "Dossiers", "Avis"
+SUMMARY_SHEET, CASES_SHEET, OPINIONS_SHEET, MINIMIS_SHEET = "Synthèse", "Dossiers", "Avis", "De minimis"
 MINIMIS_HEADROOM_NOTE = ("Ce que l'entreprise peut encore recevoir au titre du règlement de minimis du "
                          "dispositif avant cette décision : son plafond et les plafonds de cumul (général + "
                          "agricole + pêche ≤ 300 000 €, toutes aides de minimis ≤ 750 000 €). Vide si l'aide "
@@ -93,7 +95,7 @@ def write_meeting_pack(meeting: Meeting, out) -> None:
     """Write the pack of ``meeting`` into ``out``, a binary file object open for writing."""
     today = paris_today()
     entries = _entries(meeting)
-    minimis = _minimis_received(meeting, entries)
+    minimis = _minimis_aids(meeting, entries)
     granted_in_year = _granted_in_year(meeting, entries)
     page_header = meeting.title
 
@@ -101,6 +103,7 @@ def write_meeting_pack(meeting: Meeting, out) -> None:
     _summary_sheet(workbook, meeting, entries, granted_in_year, page_header)
     cases = _cases_sheet(workbook, entries, minimis, today, page_header)
     _opinions_sheet(workbook, entries, today, page_header)
+    _minimis_sheet(workbook, entries, minimis, page_header)
     workbook.active = workbook.worksheets.index(cases)  # it opens on the agenda
     workbook.save(out)
 
@@ -167,30 +170,32 @@ def _entries(meeting: Meeting) -> list[Entry]:
     return entries
 
 
-def _minimis_received(meeting: Meeting, entries: list[Entry]) -> dict[int, dict[str, Decimal]]:
-    """``{case id: {regime: de minimis received over the three years before the meeting}}`` in one
-    statement, counting what the approval counts (``minimis_counted_for``): aid granted here to the
-    SIREN, and the aid declared on that dossier."""
+def _minimis_aids(meeting: Meeting, entries: list[Entry]) -> dict[int, list[MinimisAid]]:
+    """``{case id: the de minimis aids that count for it on the meeting day}`` in one statement,
+    counting what the approval counts (``minimis_counted_for``): aid granted here to the SIREN, and
+    the aid declared on that dossier; not the aid granted on the lines of this very meeting."""
     cases = {entry.item.line.case.id: entry.item.line.case.company.siren for entry in entries}
     if not cases:
         return {}
     this_meeting_lines = select(AgendaItem.line_id).where(AgendaItem.meeting_id == meeting.id)
-    rows = db.session.execute(
-        select(MinimisAid.siren, MinimisAid.source, MinimisAid.case_id, MinimisAid.regime,
-               func.sum(MinimisAid.amount))
+    aids = db.session.scalars(
+        select(MinimisAid)
         .where(MinimisAid.siren.in_(sorted(set(cases.values()))),
                or_(*(minimis_counted_for(case_id) for case_id in cases)),
                MinimisAid.granted_on > three_years_before(meeting.meets_on),
                MinimisAid.granted_on <= meeting.meets_on,
                or_(MinimisAid.line_id.is_(None), MinimisAid.line_id.not_in(this_meeting_lines)))
-        .group_by(MinimisAid.siren, MinimisAid.source, MinimisAid.case_id, MinimisAid.regime)
+        .order_by(MinimisAid.granted_on, MinimisAid.id)
     ).all()
-    received = {}
-    for case_id, siren in cases.items():
-        by_regime = received[case_id] = {}
-        for row_siren, source, row_case, regime, total in rows:
-            if row_siren == siren and (source == "granted" or row_case == case_id):
-                by_regime[regime] = by_regime.get(regime, Decimal(0)) + Decimal(str(total))
+    return {case_id: [aid for aid in aids if aid.siren == siren
+                      and (aid.source == "granted" or aid.case_id == case_id)]
+            for case_id, siren in cases.items()}
+
+
+def _by_regime(aids: list[MinimisAid]) -> dict[str, Decimal]:
+    received: dict[str, Decimal] = {}
+    for aid in aids:
+        received[aid.regime] = received.get(aid.regime, Decimal(0)) + aid.amount
     return received
 
 
@@ -283,8 +288,9 @@ def _cases_sheet(workbook, entries, minimis, today: date, page_header):
             figures.get("project"), figures.get("scheme"), INSTRUMENTS.get(instrument, instrument),
             figures.get("eligible_cost"), figures.get("requested"), figures.get("proposed"),
             None if item.is_pending else item.outcome_label, item.granted_amount,
-            sum(minimis.get(item.line.case.id, {}).values(), Decimal(0)),
-            _minimis_headroom(entry, minimis.get(item.line.case.id, {})), _opinions_text(entry.opinions, today),
+            sum((aid.amount for aid in minimis.get(item.line.case.id, [])), Decimal(0)),
+            _minimis_headroom(entry, _by_regime(minimis.get(item.line.case.id, []))),
+            _opinions_text(entry.opinions, today),
             item.proposed_by.name if item.proposed_by is not None else None,
         ])
     ws = _table(workbook, CASES_SHEET, columns, rows, page_header)
@@ -331,6 +337,30 @@ def _opinions_sheet(workbook, entries, today: date, page_header) -> None:
                 "Oui" if opinion.is_overdue(today) else "Non",
             ])
     _table(workbook, OPINIONS_SHEET, columns, rows, page_header)
+
+
+def _minimis_sheet(workbook, entries, minimis: dict[int, list[MinimisAid]], page_header) -> None:
+    """One row per de minimis aid that counts for a dossier of the agenda, and when it drops out."""
+    columns = [
+        Column("Référence", maximum=16), Column("Entreprise", wrap=True, maximum=35), Column("SIREN"),
+        Column("Date d'octroi", "date"), Column("Organisme", wrap=True, maximum=35),
+        Column("Règlement", wrap=True, maximum=45), Column("Origine", maximum=28),
+        Column("Montant (ESB)", "money"), Column("Ne compte plus à partir du", "date"),
+    ]
+    rows, seen = [], set()
+    for entry in entries:
+        case = entry.item.line.case
+        if case.id in seen:
+            continue
+        seen.add(case.id)
+        for aid in minimis.get(case.id, []):
+            rows.append([
+                entry.figures.get("reference"), entry.figures.get("company"), case.company.siren,
+                aid.granted_on, aid.granting_body, aid.regime_label,
+                "Accordée dans l'Atelier" if aid.source == "granted" else "Déclarée par le demandeur",
+                aid.amount, drops_out_on(aid.granted_on),
+            ])
+    _table(workbook, MINIMIS_SHEET, columns, rows, page_header)
 
 
 # --------------------------------------------------------------------------- writing
