@@ -215,3 +215,10 @@ def test_create_token_command_prints_the_token_once(runner, client, world):
     assert get(client, "/me", token).get_json()["token"]["scope"] == "read"
     assert runner.invoke(args=["create-token", "personne@nulle-part.fr", "--scope", "read"]).exit_code != 0
     assert runner.invoke(args=["create-token", world.region_agent.email, "--scope", "admin"]).exit_code != 0
+
+
+def test_the_token_user_is_forgotten_after_the_request(client, world):
+    _, token = make_token(world.applicant)
+    assert get(client, "/me", token).status_code == 200
+    response = client.get("/compte")  # same app context in tests, no session: not logged in
+    assert response.status_code == 302 and "/connexion" in response.headers["Location"]

@@ -1,5 +1,5 @@
 """The "Jetons d'accès à l'API" part of the account page: create (shown once), list, revoke."""
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange

@@ -100,6 +100,13 @@ def authenticate():
     return None
 
 
+@bp.teardown_request
+def _forget_user(error=None):
+    """The token's user was this request's only (an app context shared by requests must not keep it)."""
+    g.pop("_login_user", None)
+    g.pop("api_token", None)
+
+
 @bp.errorhandler(ApiProblem)
 def _problem(problem: ApiProblem):
     return problem_response(problem.status, problem.detail, errors=problem.errors, headers=problem.headers)
