@@ -112,6 +112,7 @@ def _register_blueprints(app: Flask) -> None:
     from .cases.actions import bp as case_actions_bp
     from .cases.views import bp as cases_bp
     from .committees.views import bp as committees_bp
+    from .dashboards.views import bp as dashboards_bp
     from .companies.views import bp as companies_bp
     from .inbox.views import bp as inbox_bp
     from .main.views import bp as main_bp
@@ -119,7 +120,8 @@ def _register_blueprints(app: Flask) -> None:
     from .webhooks.views import bp as webhooks_bp
 
     for blueprint in (main_bp, auth_bp, companies_bp, schemes_bp, cases_bp, case_actions_bp, inbox_bp,
-                      committees_bp, admin_bp, webhooks_bp, api_bp, api_tokens_bp):
+                      committees_bp, admin_bp, webhooks_bp, api_bp, api_tokens_bp,
+                      dashboards_bp):
         app.register_blueprint(blueprint)
 
 
