@@ -57,6 +57,12 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_webhook_commands(app)
     register_outbox()
+
+    from .notifications.commands import register_notification_commands
+    from .notifications.outbox import register_notifications
+
+    register_notification_commands(app)
+    register_notifications()
     return app
 
 
@@ -116,12 +122,13 @@ def _register_blueprints(app: Flask) -> None:
     from .companies.views import bp as companies_bp
     from .inbox.views import bp as inbox_bp
     from .main.views import bp as main_bp
+    from .notifications.views import bp as notifications_bp
     from .schemes.views import bp as schemes_bp
     from .webhooks.views import bp as webhooks_bp
 
     for blueprint in (main_bp, auth_bp, companies_bp, schemes_bp, cases_bp, case_actions_bp, inbox_bp,
                       committees_bp, admin_bp, webhooks_bp, api_bp, api_tokens_bp,
-                      dashboards_bp):
+                      dashboards_bp, notifications_bp):
         app.register_blueprint(blueprint)
 
 

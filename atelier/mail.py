@@ -19,7 +19,7 @@ from flask import current_app
 SMTP_TIMEOUT = 10  # seconds; a stuck mail server must not hold a worker for long
 
 
-def build_message(to: str, subject: str, body: str) -> EmailMessage:
+def build_message(to: str, subject: str, body: str, headers: dict | None = None) -> EmailMessage:
     config = current_app.config
     message = EmailMessage()
     message["From"] = config["MAIL_FROM"]
@@ -27,13 +27,16 @@ def build_message(to: str, subject: str, body: str) -> EmailMessage:
     message["Subject"] = subject
     message["Date"] = format_datetime(datetime.now(timezone.utc))
     message["Message-ID"] = make_msgid(domain=config["MAIL_FROM"].rsplit("@", 1)[-1].strip("> "))
+    for name, value in (headers or {}).items():
+        message[name] = value
     message.set_content(body)  # text/plain, UTF-8
     return message
 
 
-def send_mail(to: str, subject: str, body: str) -> EmailMessage:
-    """Send one plain-text message (French) to one address; returns the message sent."""
-    message = build_message(to, subject, body)
+def send_mail(to: str, subject: str, body: str, headers: dict | None = None) -> EmailMessage:
+    """Send one plain-text message (French) to one address; returns the message sent.
+    ``headers``: extra ones (e.g. ``Auto-Submitted`` on notifications)."""
+    message = build_message(to, subject, body, headers)
     config = current_app.config
     if config.get("MAIL_SERVER"):
         with smtplib.SMTP(config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=SMTP_TIMEOUT) as smtp:

@@ -9,3 +9,5 @@ from .schemes.models import Scheme  # noqa: F401
 from .api.models import ApiToken  # noqa: F401
 from .webhooks.models import Webhook, WebhookAttempt, WebhookDelivery  # noqa: F401
 from .audit import AuditChainHead  # noqa: F401  (and the listeners that chain the events)
+from .notifications.models import (MessageAttachment, Notification, NotificationAttempt,  # noqa: F401
+                                   NotificationPreference)

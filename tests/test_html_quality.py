@@ -61,19 +61,21 @@ HTML_ENDPOINTS = (
     "schemes.catalogue", "schemes.show_scheme", "schemes.eligibility",
     "companies.my_companies", "companies.new_company", "companies.show_company", "companies.edit_company",
     "cases.my_cases", "cases.new_case", "cases.show_case", "cases.edit_case", "cases.confirm_withdraw",
-    "inbox.inbox", "dashboards.agency_dashboard_page",
+    "inbox.inbox", "dashboards.agency_dashboard_page", "search.search",
     "committees.meetings", "committees.show_meeting", "committees.new_meeting",
     "admin.dashboard", "admin.agencies", "admin.new_agency", "admin.edit_agency", "admin.users",
     "admin.new_user", "admin.committees", "admin.new_committee", "admin.schemes", "admin.new_scheme",
     "admin.edit_scheme", "admin.cases",
     "webhooks.webhooks", "webhooks.new_webhook", "webhooks.deliveries",
 )
-NOT_HTML_ENDPOINTS = ("static", "cases.download_document", "committees.agenda_workbook",
+NOT_HTML_ENDPOINTS = ("static", "cases.download_document", "notifications.download_attachment",
+                      "committees.agenda_workbook",
                       "inbox.export_lines", "inbox.export_opendata")
 
 # Query strings that make a different page (or list) of the same route.
 QUERY_VARIANTS = {
     "inbox.inbox": [{"section": key} for key in SECTIONS],
+    "search.search": [{}, {"q": "machine"}, {"q": "introuvable"}, {"state": "in_review"}],
     "schemes.catalogue": [{}, {"agency": "region"}, {"instrument": "grant"}],
     "admin.cases": [{}, {"state": "in_review"}],
     "admin.users": [{}, {"role": "agent"}],

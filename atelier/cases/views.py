@@ -25,6 +25,8 @@ from ..schemes.models import DOCUMENT_KINDS, Scheme
 from ..web import form_status, page_number, perform, role_required
 from ..workflow import (CASE_EDITABLE_STATES, CASE_RULES, CASE_STATES, LINE_RULES, LINE_STATES)
 from . import access, documents, operations
+from ..notifications import operations as notification_ops
+from ..notifications.forms import MessageWithAttachmentForm
 from .actions import available_actions
 from .minimis import drops_out_on, minimis_position
 from .repayments import repayment_position
@@ -247,18 +249,19 @@ def confirm_withdraw(reference: str):
 @login_required
 def show_case(reference: str):
     case = access.case_or_404(current_user, reference)
-    return _render_case(case, MessageForm())
+    return _render_case(case, MessageWithAttachmentForm())
 
 
 @bp.post("/<reference>/messages")
 @login_required
 def post_message(reference: str):
     case = access.case_or_404(current_user, reference)
-    form = MessageForm()
+    form = MessageWithAttachmentForm()
     if form.validate():
         internal = bool(form.internal.data) and current_user.is_agent
-        ok, _ = perform(lambda: operations.post_message(current_user, case, body=form.body.data,
-                                                        internal=internal),
+        ok, _ = perform(lambda: notification_ops.post_message(current_user, case, body=form.body.data,
+                                                              internal=internal,
+                                                              attachment=form.attachment.data),
                         form, success="La note interne est enregistrée." if internal
                         else "Votre message est envoyé.")
         if ok:

@@ -1,0 +1,1 @@
+"""Email notifications (outbox, preferences, digests, reminders) and messages with attachments."""
