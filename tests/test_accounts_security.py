@@ -382,3 +382,14 @@ def test_send_mail_uses_smtp_when_configured(app, monkeypatch, mailbox):
     assert calls == [("connect", "smtp.exemple.fr", 587), ("starttls",), ("login", "atelier", "secret"),
                      ("send", "alix@exemple.fr")]
     assert mailbox() == []
+
+
+def test_a_session_switched_to_another_person_is_not_ended(client, camille, create_user):
+    """The password mark of the session belongs to the account it was opened for."""
+    from conftest import login
+
+    other = create_user("applicant")
+    db.session.commit()
+    assert log_in(client).status_code == 302
+    login(client, other)
+    assert client.get("/compte").status_code == 200

@@ -29,16 +29,23 @@ def load_user(user_id: str) -> User | None:
     # before the password was changed or reset (somebody else's, maybe).
     if user is None or not user.active:
         return None
-    if session.get("password") not in (None, password_fingerprint(user)):
+    stored = session.get("password")
+    if isinstance(stored, str) and stored.startswith(f"{user.id}:") and stored != _session_mark(user):
         return None
     return user
+
+
+def _session_mark(user: User) -> str:
+    """What the session keeps of the password it was opened with (the account's id, then a
+    fingerprint of the hash): a session opened before a password change no longer loads."""
+    return f"{user.id}:{password_fingerprint(user)}"
 
 
 def _start_session(user: User) -> None:
     session.clear()  # a fresh session at login: nothing carried over from before (no fixation)
     session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME of inactivity
     login_user(user)
-    session["password"] = password_fingerprint(user)
+    session["password"] = _session_mark(user)
 
 
 def _throttled_page(throttled: Throttled):
@@ -110,7 +117,7 @@ def change_password_page():
         user = current_user._get_current_object()
         ok, _ = perform(lambda: change_password(user, current=form.current.data, new=form.password.data), form)
         if ok:
-            session["password"] = password_fingerprint(user)  # this session goes on, the others end
+            session["password"] = _session_mark(user)  # this session goes on, the others end
             _send_quietly(_mail_password_changed, user)
             flash("Votre mot de passe est changé. Vos autres sessions sont fermées.", "success")
             return redirect(url_for("auth.account"))
