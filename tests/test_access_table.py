@@ -22,6 +22,7 @@ the database must be exactly as before (row counts of every table, states and ve
 A route without an entry, or an entry without a route, fails the test: a new route must say here who
 may use it.
 """
+import io
 import os
 from datetime import timedelta
 from types import SimpleNamespace
@@ -63,6 +64,8 @@ TABLE: dict[str, dict[str, str]] = {
     "auth.change_password_page":   {"GET": "L 200 200 200 200 200 200",
                                     "POST": "L 422 422 422 422 422 422"},
     "auth.forgot_password":        {"GET": "200", "POST": "422"},
+    # notification choices, posted empty: every kind wants an answer (admins get no notification)
+    "notifications.save_preferences": {"GET": "405", "POST": "L 422 422 422 422 422 404"},
     "auth.reset_password_page":    {"GET": "400", "POST": "400"},  # a token that is not one
     "api_tokens.new_token":        {"GET": "L 200 200 200 200 200 200",
                                     "POST": "L 422 422 422 422 422 422"},
@@ -92,6 +95,8 @@ TABLE: dict[str, dict[str, str]] = {
     "cases.download_document":     {"GET": "L 200 404 200 404 200 200", "POST": "405"},
     "cases.confirm_withdraw":      {"GET": "L 200 404 404 404 404 404", "POST": "405"},
     "cases.post_message":          {"GET": "405", "POST": "L 302 404 302 404 302 422!"},
+    # the file of the applicant's message: whoever sees the dossier's messages
+    "notifications.download_attachment": {"GET": "L 200 404 200 404 200 200", "POST": "405"},
     # dismiss the dossier: the lead agency only
     "case_actions.case_event":     {"GET": "405", "POST": "L 303! 404 303 404 303! 303!"},
     # approve the Bpifrance line on its committee's agenda: Bpifrance's secretary only
@@ -210,6 +215,15 @@ def scene(app, world, create_case, create_agency, create_user):
                                   uploaded_by=world.applicant)
         db.session.add(documents[key])
     revoked, _ = create_token(world.applicant, name="À révoquer", scope="read", days=30)
+    from atelier.notifications.operations import post_message as post_message_with_file
+
+    class Upload:
+        stream, filename = io.BytesIO(PDF), "devis.pdf"
+
+    message = post_message_with_file(world.applicant, case, body="Le devis signé.", attachment=Upload())
+    from atelier.notifications.models import MessageAttachment
+
+    attachment = db.session.scalars(select(MessageAttachment).where(MessageAttachment.message_id == message.id)).one()
     people = {"anon": None, "applicant": world.applicant, "other_app": world.other_applicant,
               "agent": world.region_agent, "other_ag": create_user("agent", agency=cci),
               "secretary": world.bpi_secretary, "admin": world.admin}
@@ -227,8 +241,9 @@ def scene(app, world, create_case, create_agency, create_user):
     yield SimpleNamespace(w=world, case=case, region_line=region_line, bpi_line=bpi_line, other=other,
                           editable=editable, api_editable=api_editable, aid=aid, cci=cci,
                           web_opinion=web_opinion, api_opinion=api_opinion, webhook=webhook,
-                          delivery=delivery, revoked=revoked, people=people, **documents)
-    for stored in (WEB_STORED, DELETED_STORED):
+                          delivery=delivery, revoked=revoked, people=people, attachment=attachment,
+                          **documents)
+    for stored in (WEB_STORED, DELETED_STORED, attachment.stored_name):
         path = os.path.join(folder, stored)
         if os.path.exists(path):
             os.remove(path)
@@ -268,6 +283,8 @@ def url_values(s) -> dict[str, dict]:
         "cases.download_document": {"reference": ref, "document_id": s.document.id},
         "cases.confirm_withdraw": {"reference": ref},
         "cases.post_message": {"reference": ref},
+        "notifications.download_attachment": {"reference": ref, "message_id": s.attachment.message_id,
+                                              "attachment_id": s.attachment.id},
         "case_actions.case_event": {"reference": ref, "event": "dismiss"},
         "case_actions.line_event": {"reference": ref, "line_id": s.bpi_line.id, "event": "approve"},
         "case_actions.ask_opinion": {"reference": ref, "line_id": s.region_line.id},
