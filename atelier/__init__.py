@@ -124,11 +124,12 @@ def _register_blueprints(app: Flask) -> None:
     from .main.views import bp as main_bp
     from .notifications.views import bp as notifications_bp
     from .schemes.views import bp as schemes_bp
+    from .search.views import bp as search_bp
     from .webhooks.views import bp as webhooks_bp
 
     for blueprint in (main_bp, auth_bp, companies_bp, schemes_bp, cases_bp, case_actions_bp, inbox_bp,
                       committees_bp, admin_bp, webhooks_bp, api_bp, api_tokens_bp,
-                      dashboards_bp, notifications_bp):
+                      dashboards_bp, notifications_bp, search_bp):
         app.register_blueprint(blueprint)
 
 

@@ -11,3 +11,4 @@ from .webhooks.models import Webhook, WebhookAttempt, WebhookDelivery  # noqa: F
 from .audit import AuditChainHead  # noqa: F401  (and the listeners that chain the events)
 from .notifications.models import (MessageAttachment, Notification, NotificationAttempt,  # noqa: F401
                                    NotificationPreference)
+from .search.models import CASES_SEARCH_INDEX, COMPANIES_SEARCH_INDEX  # noqa: F401  (PostgreSQL full-text indexes)

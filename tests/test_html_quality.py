@@ -61,7 +61,7 @@ HTML_ENDPOINTS = (
     "schemes.catalogue", "schemes.show_scheme", "schemes.eligibility",
     "companies.my_companies", "companies.new_company", "companies.show_company", "companies.edit_company",
     "cases.my_cases", "cases.new_case", "cases.show_case", "cases.edit_case", "cases.confirm_withdraw",
-    "inbox.inbox", "dashboards.agency_dashboard_page",
+    "inbox.inbox", "dashboards.agency_dashboard_page", "search.search",
     "committees.meetings", "committees.show_meeting", "committees.new_meeting",
     "admin.dashboard", "admin.agencies", "admin.new_agency", "admin.edit_agency", "admin.users",
     "admin.new_user", "admin.committees", "admin.new_committee", "admin.schemes", "admin.new_scheme",

@@ -1,0 +1,1 @@
+"""Finding dossiers: one search box for agents (reference, company, SIRET/SIREN, project words)."""
