@@ -89,6 +89,16 @@ def _schemas() -> dict:
                                   "gross_grant_equivalent", "released_amount", "paid_total", "remaining_to_pay")},
         "decided_at": MOMENT, "agreement_signed_on": DATE, "settled_at": MOMENT, "updated_at": MOMENT,
         "payments": {"type": "array", "items": _object({"id": ID, "amount": MONEY, "paid_on": DATE})},
+        "repayment": {"oneOf": [{"type": "null"}, _object({
+            "frequency_months": {"type": "integer", "enum": [1, 3, 6, 12]},
+            "deferral_months": {"type": "integer"},
+            **{key: MONEY for key in ("repaid_total", "owed", "written_off_amount", "late_total")},
+            "instalments": {"type": "array", "items": _object({
+                "number": ID, "due_on": DATE, "amount": MONEY, "repaid": MONEY, "late_amount": MONEY})},
+            "repayments": {"type": "array", "items": _object({"id": ID, "amount": MONEY, "repaid_on": DATE})},
+        }, ["instalments", "owed"])],
+            "description": "Avance remboursable ou prêt à taux zéro : l'échéancier fixé à la convention, "
+                           "les remboursements, le reste dû et le retard ; null pour les autres aides."},
         "opinions": {"type": "array", "items": _ref("Opinion"),
                      "description": "Avis des partenaires (agents et administrateurs seulement)."},
         "allowed_events": {"type": "array", "items": {"type": "string", "enum": list(LINE_RULES)},

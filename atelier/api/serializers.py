@@ -9,6 +9,7 @@ from flask import url_for
 from ..workflow import CASE_MACHINE, CASE_RULES, LINE_MACHINE, LINE_RULES
 
 from ..cases.access import roles_on
+from ..cases.repayments import repayment_position
 
 
 def money(value: Decimal | None) -> str | None:
@@ -73,12 +74,30 @@ def line(line, user, today: date, *, with_actions: bool = False) -> dict:
         "remaining_to_pay": money(line.remaining_to_pay), "decided_at": iso(line.decided_at),
         "agreement_signed_on": iso(line.agreement_signed_on), "settled_at": iso(line.settled_at),
         "payments": [{"id": p.id, "amount": money(p.amount), "paid_on": iso(p.paid_on)} for p in line.payments],
+        "repayment": repayment(line, today),
         "opinions": [opinion(o, today) for o in line.opinions] if sees_opinions else [],
         "updated_at": iso(line.updated_at),
     }
     if with_actions:
         data["allowed_events"] = line_events_for(user, line)
     return data
+
+
+def repayment(line, today: date) -> dict | None:
+    """The repayment schedule of an advance or a loan and where the company stands (None otherwise)."""
+    if not line.instalments:
+        return None
+    position = repayment_position(line, today)
+    return {
+        "frequency_months": line.repayment_frequency_months, "deferral_months": line.repayment_deferral_months,
+        "repaid_total": money(position.repaid), "owed": money(position.owed),
+        "written_off_amount": money(line.written_off_amount), "late_total": money(position.late_total),
+        "instalments": [{"number": each.number, "due_on": iso(each.due_on), "amount": money(each.amount),
+                         "repaid": money(each.repaid), "late_amount": money(each.late_amount)}
+                        for each in position.instalments],
+        "repayments": [{"id": r.id, "amount": money(r.amount), "repaid_on": iso(r.repaid_on)}
+                       for r in line.repayments],
+    }
 
 
 def line_events_for(user, line) -> list[str]:
