@@ -652,6 +652,7 @@ FORMS_WITH_ERRORS = {
                                                                               "max_rate": "150"}),
     "webhooks.new_webhook": ("admin", "/admin/organismes/{agency_id}/webhooks/nouveau",
                              {"url": "ftp://exemple", "secret": "court"}),
+    "notifications.save_preferences": ("agent", "/compte/notifications", {"notifications-inbox_new": "jamais"}),
 }
 
 
