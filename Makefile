@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app atelier
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# make serve-prod: gunicorn processes, and threads in each (gthread workers).
+WORKERS ?= 4
+THREADS ?= 4
 
 # The dependencies are declared once, in setup.cfg ([options] install_requires and
 # [options.extras_require] test); this reads them from there.
@@ -21,7 +24,7 @@ print("\n".join(line.strip() for line in lines if line.strip()))
 endef
 export REQUIREMENTS_FROM_SETUP_CFG
 
-.PHONY: run test install install-test db demo serve clean
+.PHONY: run test test-load install install-test db demo serve serve-prod clean
 
 run: $(VENV)/.installed db demo  ## install, migrate, load the demo once, serve on http://127.0.0.1:5000
 	@$(FLASK) demo-logins
@@ -62,6 +65,32 @@ serve: $(VENV)/.installed db  ## production-like: gunicorn and the webhooks' loo
 	@$(FLASK) deliver-webhooks & loop=$$!; \
 	trap 'kill $$loop 2>/dev/null; wait $$loop 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --workers 3 --bind $(HOST):$(PORT) wsgi:app
+
+# Production: PostgreSQL only (SQLite takes one writer at a time), a secret key, the migrations applied,
+# then gunicorn with WORKERS processes of THREADS threads, and the webhooks' loop beside it.
+serve-prod: $(VENV)/.installed  ## production on PostgreSQL (ATELIER_DATABASE_URL, ATELIER_SECRET_KEY): gunicorn, WORKERS×THREADS
+	@case "$$ATELIER_DATABASE_URL" in \
+	    postgres://?*|postgresql://?*|postgresql+psycopg://?*) ;; \
+	    *) echo "Démarrage refusé : ATELIER_DATABASE_URL doit désigner une base PostgreSQL," \
+	            "par exemple postgresql://utilisateur:motdepasse@127.0.0.1:5432/atelier" \
+	            "(SQLite ne convient pas à plusieurs processus en production)." >&2; exit 2;; \
+	esac
+	@if [ -z "$$ATELIER_SECRET_KEY" ]; then \
+	    echo "Démarrage refusé : ATELIER_SECRET_KEY est obligatoire en production (une longue chaîne" \
+	         "aléatoire gardée secrète, par exemple : python3 -c 'import secrets; print(secrets.token_hex(32))')." >&2; \
+	    exit 2; \
+	fi
+	@ATELIER_ENV_NAME=production $(FLASK) init-db
+	@export ATELIER_ENV_NAME=production; \
+	$(FLASK) deliver-webhooks & loop=$$!; \
+	trap 'kill $$loop 2>/dev/null; wait $$loop 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/gunicorn --workers $(WORKERS) --threads $(THREADS) --worker-class gthread \
+	    --bind $(HOST):$(PORT) --timeout 60 --graceful-timeout 20 --access-logfile - wsgi:app
+
+# The load tests alone (PostgreSQL needed: ATELIER_TEST_DATABASE_URL), with their figures printed;
+# they also run within `make test`. The table is written to instance/load-report.md.
+test-load: $(VENV)/.installed-test  ## the load tests against make serve-prod (needs ATELIER_TEST_DATABASE_URL)
+	$(BIN)/python -m pytest -m load -s -p no:cacheprovider tests/load $(PYTEST_ARGS)
 
 .PHONY: bench
 bench: $(VENV)/.installed  ## time the portfolio export against a bare openpyxl loop (2 000 and 20 000 lines)
