@@ -9,7 +9,7 @@ from xml.sax.saxutils import escape
 from markupsafe import Markup
 
 PATTERNS = ("plain", "hatched", "dotted", "crossed", "outlined")
-LABEL_WIDTH = 190
+LABEL_WIDTH = 220
 VALUE_WIDTH = 200
 BAR_HEIGHT = 16
 BAR_GAP = 4
@@ -44,7 +44,7 @@ def _fill(ident: str, pattern: str) -> str:
     return f'fill="url(#{ident}-{pattern})"'
 
 
-def _truncate(text: str, length: int = 28) -> str:
+def _truncate(text: str, length: int = 30) -> str:
     return text if len(text) <= length else text[:length - 1] + "…"
 
 
@@ -66,7 +66,7 @@ def bar_chart(ident: str, title: str, groups, series, fmt) -> Markup:
             pattern = PATTERNS[index % len(PATTERNS)]
             parts.append(f'<rect x="{x}" y="4" width="14" height="14" {_fill(ident, pattern)} stroke="#161616"/>'
                          f'<text x="{x + 18}" y="16" font-size="12">{escape(name)}</text>')
-            x += 24 + 7 * len(name)
+            x += 34 + 8 * len(name)
     if not groups:
         parts.append(f'<text x="10" y="{legend_height + 20}" font-size="12">Aucune donnée.</text>')
     for row, (label, values) in enumerate(groups):
