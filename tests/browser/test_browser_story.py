@@ -51,7 +51,7 @@ OVERFLOW = """() => {
 
 # What makes two pages the same for the checks: the title, and the headings, legends and buttons of main.
 SIGNATURE = """() => document.title + ' | ' + Array.from(
-  document.querySelectorAll('main h1, main h2, main h3, main legend, main summary, main button, .flash'),
+  document.querySelectorAll('main h1, main h2, main h3, main legend, main summary, main button'),
   (el) => el.tagName + ':' + el.textContent.trim().replace(/\\s+/g, ' ')).join(' | ')"""
 
 
@@ -232,8 +232,14 @@ def test_the_whole_story_in_a_browser(site):
         sacha = Person(site, "porteur")
         people.append(sacha)
         page = sacha.page
-        with step("inscription du porteur", page):
+        with step("le porteur découvre les dispositifs", page):
             sacha.go("/")
+            sacha.click(page.get_by_role("navigation", name="Navigation principale").get_by_role(
+                "link", name="Dispositifs d'aide"))
+            assert page.get_by_role("link", name=world.region.scheme).count() >= 1
+            sacha.click(page.get_by_role("link", name=world.region.scheme).first)
+
+        with step("inscription du porteur", page):
             sacha.click(page.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Créer un compte"))
             form = page.locator("main form")
             form.get_by_label("Prénom et nom").fill("Sacha Entreprendre")
@@ -455,6 +461,8 @@ def test_the_whole_story_in_a_browser(site):
             assert any("Aide à l'investissement" in row and "Accordée" in row for row in rows), rows
             assert any("Avance AER" in row and "Refusée" in row for row in rows), rows
             assert "Projet cohérent avec notre avance." not in page.locator("main").inner_text()
+            sacha.click(page.get_by_role("contentinfo").get_by_role("link", name=re.compile("Accessibilité")))
+            assert "non conforme" in page.locator("main").inner_text()
 
         with step("le porteur a reçu le courriel de la décision", sacha.page):
             # The notifications (issue 7, item 3) write each email as an .eml file under MAIL_FOLDER when
