@@ -106,14 +106,6 @@ class Stack:
             time.sleep(0.3)
         raise RuntimeError("make serve-prod ne répond pas :\n" + self.log()[-4000:])
 
-    def worker_pids(self) -> list[int]:
-        """The gunicorn workers (children of the gunicorn master in this process group)."""
-        out = subprocess.run(["ps", "-o", "pid=,ppid=,args=", "-g", str(self.process.pid)],
-                             capture_output=True, text=True).stdout
-        rows = [line.split(None, 2) for line in out.splitlines() if line.strip()]
-        masters = {pid for pid, _, args in rows if "gunicorn" in args and "wsgi:app" in args}
-        return [int(pid) for pid, ppid, args in rows if ppid in masters]
-
     def stop(self) -> None:
         if self.process.poll() is None:
             try:
