@@ -70,6 +70,7 @@ TABLE: dict[str, dict[str, str]] = {
     "api_tokens.new_token":        {"GET": "L 200 200 200 200 200 200",
                                     "POST": "L 422 422 422 422 422 422"},
     "api_tokens.revoke":           {"GET": "405", "POST": "L 303 404 404 404 404 404"},  # the applicant's
+    "notifications.save_preferences": {"GET": "405", "POST": "L 422 422 422 422 422 404"},  # admin: no kinds
     # ---------------------------------------------------------------- the applicant's pages
     "cases.my_cases":              {"GET": "L 200 200 404 404 404 404", "POST": "405"},
     "cases.new_case":              {"GET": "L 200 200 404 404 404 404",
@@ -94,6 +95,8 @@ TABLE: dict[str, dict[str, str]] = {
     "cases.show_case":             {"GET": "L 200 404 200 404 200 200", "POST": "405"},
     "cases.download_document":     {"GET": "L 200 404 200 404 200 200", "POST": "405"},
     "cases.confirm_withdraw":      {"GET": "L 200 404 404 404 404 404", "POST": "405"},
+    # an attachment of a message that does not exist (ids 1): nobody finds it, nobody is told more
+    "notifications.download_attachment": {"GET": "L 404 404 404 404 404 404", "POST": "405"},
     "cases.post_message":          {"GET": "405", "POST": "L 302 404 302 404 302 422!"},
     # the file of the applicant's message: whoever sees the dossier's messages
     "notifications.download_attachment": {"GET": "L 200 404 200 404 200 200", "POST": "405"},
@@ -109,6 +112,8 @@ TABLE: dict[str, dict[str, str]] = {
     "inbox.inbox":                 {"GET": "L 404 404 200 200 200 404", "POST": "405"},
     "inbox.export_lines":          {"GET": "L 404 404 200 200 200 404", "POST": "405"},
     "inbox.export_opendata":       {"GET": "L 404 404 200 200 200 404", "POST": "405"},
+    "search.search":               {"GET": "L 404 404 200 200 200 404", "POST": "405"},
+    "dashboards.agency_dashboard_page": {"GET": "L 404 404 200 200 200 404", "POST": "405"},
     "committees.meetings":         {"GET": "L 404 404 200 200 200 404", "POST": "405"},
     "committees.show_meeting":     {"GET": "L 404 404 200 404 404 404", "POST": "405"},  # the Region's
     "committees.agenda_workbook":  {"GET": "L 404 404 200 404 404 404", "POST": "405"},
@@ -280,6 +285,7 @@ def url_values(s) -> dict[str, dict]:
         "cases.upload_document": {"reference": eref},
         "cases.delete_document": {"reference": eref, "document_id": s.deleted.id},
         "cases.show_case": {"reference": ref},
+        "notifications.download_attachment": {"reference": ref, "message_id": 999, "attachment_id": 999},
         "cases.download_document": {"reference": ref, "document_id": s.document.id},
         "cases.confirm_withdraw": {"reference": ref},
         "cases.post_message": {"reference": ref},
