@@ -56,7 +56,8 @@ def pages_to_take(app) -> list[tuple[str, str | None, str]]:
         case = next((case for case in cases if case.lead_agency and case.lead_agency.slug == "region-bfc"
                      and any(user.email == applicant for user in case.company.members)), cases[0])
         meeting = db.session.scalars(
-            select(Meeting).join(AgendaItem).where(Meeting.committee.has(slug="commission-permanente-region-bfc"))
+            select(Meeting).join(AgendaItem)
+            .where(Meeting.committee.has(slug="commission-permanente-region-bfc"))
             .order_by(Meeting.meets_on.desc())).first()
         agent, secretary = f"agent.region@{DEMO_DOMAIN}", f"secretaire.region@{DEMO_DOMAIN}"
         owner = next(user.email for user in case.company.members)

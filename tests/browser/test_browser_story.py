@@ -12,8 +12,7 @@ Every page met on the way is checked with axe-core (no violation of impact serio
 out 360 pixels wide (nothing wider than the screen but tables inside their scrolling region).
 A failing step leaves a screenshot under test-artifacts/browser/ (see ``live.step``).
 
-Beyond what a robot sees: the focus is visible when tabbing through the login page, and the skip link
-moves the focus to the main content.
+What the keyboard and a phone need is checked in test_browser_keyboard.py.
 """
 import io
 import re
@@ -23,6 +22,8 @@ from types import SimpleNamespace
 
 import pytest
 from openpyxl import load_workbook
+
+from atelier.formatting import paris_today
 
 from conftest import make_siret
 from live import LiveServer, launch_chromium, make_live_app, require_browser, step
@@ -88,7 +89,8 @@ def _seed(app):
                                     password=PASSWORD, role="agent", agency=agency, is_secretary=True)
             setattr(world, key, SimpleNamespace(name=name, short=short, agent=agent.email,
                                                 secretary=secretary.email, committee=committee.name))
-        region, bpi, aer = (db.session.query(Agency).filter_by(slug=key).one() for key in ("region", "bpi", "aer"))
+        region, bpi, aer = (db.session.query(Agency).filter_by(slug=key).one()
+                            for key in ("region", "bpi", "aer"))
         schemes = (
             (region, "REG-INVEST", "Aide à l'investissement", "grant", ["business_plan"]),
             (bpi, "BPI-AMORCAGE", "Prêt d'amorçage", "zero_rate_loan", []),
@@ -98,15 +100,17 @@ def _seed(app):
             db.session.add(Scheme(
                 agency=agency, committee=db.session.query(Committee).filter_by(agency=agency).one(),
                 code=code, name=name, instrument=instrument, regime="de_minimis", ceiling=Decimal("200000"),
-                max_rate=Decimal("0.5"), annual_budget=Decimal("5000000"), opens_on=today - timedelta(days=30),
+                max_rate=Decimal("0.5"), annual_budget=Decimal("5000000"),
+                opens_on=today - timedelta(days=30),
                 closes_on=today + timedelta(days=365), required_documents=documents,
                 description=f"{name} : un dispositif des tests navigateur."))
         secretary = db.session.query(User).filter_by(email=world.aer.secretary).one()
         create_meeting(secretary, db.session.query(Committee).filter_by(agency=aer).one(),
                        today + timedelta(days=21), "Besançon")
         db.session.commit()
-    world.region.scheme, world.bpi.scheme, world.aer.scheme = "Aide à l'investissement", "Prêt d'amorçage", \
-        "Avance AER"
+    world.region.scheme = "Aide à l'investissement"
+    world.bpi.scheme = "Prêt d'amorçage"
+    world.aer.scheme = "Avance AER"
     return world
 
 
@@ -181,7 +185,7 @@ class Person:
     def login(self, email: str):
         with step(f"{self.label} se connecte", self.page):
             self.go("/")
-            self.click(self.page.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Se connecter"))
+            self.click(nav(self.page).get_by_role("link", name="Se connecter"))
             form = self.page.locator("main form")
             form.get_by_label("Adresse électronique").fill(email)
             form.get_by_label("Mot de passe").fill(PASSWORD)
@@ -190,6 +194,11 @@ class Person:
 
     def close(self):
         self.context.close()
+
+
+def nav(page):
+    """The main menu of the page."""
+    return page.get_by_role("navigation", name="Navigation principale")
 
 
 def expect_no_error(page):
@@ -225,7 +234,6 @@ def open_action(area, label: str):
 
 def test_the_whole_story_in_a_browser(site):
     world = site.world
-    today_iso = None
     people = []
     try:
         # ------------------------------------------------------------------ the entrepreneur
@@ -234,13 +242,12 @@ def test_the_whole_story_in_a_browser(site):
         page = sacha.page
         with step("le porteur découvre les dispositifs", page):
             sacha.go("/")
-            sacha.click(page.get_by_role("navigation", name="Navigation principale").get_by_role(
-                "link", name="Dispositifs d'aide"))
+            sacha.click(nav(page).get_by_role("link", name="Dispositifs d'aide"))
             assert page.get_by_role("link", name=world.region.scheme).count() >= 1
             sacha.click(page.get_by_role("link", name=world.region.scheme).first)
 
         with step("inscription du porteur", page):
-            sacha.click(page.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Créer un compte"))
+            sacha.click(nav(page).get_by_role("link", name="Créer un compte"))
             form = page.locator("main form")
             form.get_by_label("Prénom et nom").fill("Sacha Entreprendre")
             form.get_by_label("Adresse électronique").fill("sacha@exemple.fr")
@@ -251,7 +258,7 @@ def test_the_whole_story_in_a_browser(site):
             assert "Sacha Entreprendre" in page.locator("header").inner_text()
 
         with step("déclaration de l'entreprise", page):
-            sacha.click(page.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Mes entreprises"))
+            sacha.click(nav(page).get_by_role("link", name="Mes entreprises"))
             sacha.click(page.get_by_role("link", name="Déclarer une entreprise"))
             form = page.locator("main form")
             form.get_by_label("Numéro SIRET").fill(make_siret(4242))
@@ -269,7 +276,7 @@ def test_the_whole_story_in_a_browser(site):
             assert "Menuiserie du Morvan" in page.locator("main").inner_text()
 
         with step("brouillon du dossier", page):
-            sacha.click(page.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Mes dossiers"))
+            sacha.click(nav(page).get_by_role("link", name="Mes dossiers"))
             sacha.click(page.get_by_role("link", name="Créer un nouveau dossier"))
             form = page.locator("main form")
             company = form.get_by_label("Entreprise qui porte le projet")
@@ -277,8 +284,7 @@ def test_the_whole_story_in_a_browser(site):
             form.get_by_label("Titre du projet").fill("Atelier de découpe numérique")
             form.get_by_label("Description du projet").fill(
                 "Une machine à commande numérique et deux embauches.")
-            today_iso = page.evaluate("() => new Date().toISOString().slice(0, 10)")
-            form.get_by_label("Date de début").fill(today_iso)
+            form.get_by_label("Date de début").fill(paris_today().isoformat())
             form.get_by_label("Coût éligible du projet").fill("250000")
             sacha.click(form.get_by_role("button", name="Créer le brouillon"))
             expect_no_error(page)
@@ -298,7 +304,8 @@ def test_the_whole_story_in_a_browser(site):
                 expect_no_error(page)
             plan = page.locator("table", has=page.locator("caption", has_text="demandes de financement"))
             assert plan.locator("tbody tr").count() == 2
-            assert "100 000,00" in plan.locator("tfoot").inner_text().replace("\u202f", " ").replace("\xa0", " ")
+            total = plan.locator("tfoot").inner_text()
+            assert "100 000,00" in total.replace("\u202f", " ").replace("\xa0", " "), total
 
         with step("aucune aide de minimis", page):
             form = page.locator("form", has=page.get_by_role("button", name="Enregistrer cette déclaration"))
@@ -318,8 +325,8 @@ def test_the_whole_story_in_a_browser(site):
             assert page.get_by_role("link", name="plan d'affaires.pdf").count() >= 1
 
         with step("dépôt du dossier", page):
-            sacha.click(page.locator("#depot ~ form, .submission form").get_by_role("button",
-                                                                                     name="Déposer le dossier"))
+            submission = page.locator("section.submission form")
+            sacha.click(submission.get_by_role("button", name="Déposer le dossier"))
             expect_no_error(page)
             assert "est déposé" in flash(page)
             assert "Déposé" in page.locator("dl.summary").first.inner_text()
@@ -380,19 +387,18 @@ def test_the_whole_story_in_a_browser(site):
             expect_no_error(page)
             assert "transmis" in flash(page)
 
-        # ------------------------------------------------------------------ a meeting, and both lines proposed
+        # ------------------------------------------------------------------ a meeting, both lines proposed
         region_secretary = Person(site, "secrétaire Région")
         people.append(region_secretary)
         region_secretary.login(world.region.secretary)
         with step("la secrétaire de la Région programme une séance", region_secretary.page):
             page = region_secretary.page
-            region_secretary.click(page.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Comités"))
+            region_secretary.click(nav(page).get_by_role("link", name="Comités"))
             region_secretary.click(page.get_by_role("link", name=re.compile("Programmer une séance")).first)
             form = page.locator("main form")
             committee = form.get_by_label("Comité")
             committee.select_option(option_value(committee, world.region.committee))
-            in_two_weeks = page.evaluate("() => new Date(Date.now() + 14 * 86400000).toISOString().slice(0, 10)")
-            form.get_by_label("Date de la séance").fill(in_two_weeks)
+            form.get_by_label("Date de la séance").fill((paris_today() + timedelta(days=14)).isoformat())
             form.get_by_label("Lieu").fill("Hôtel de Région, Dijon")
             region_secretary.click(form.get_by_role("button"))
             expect_no_error(page)
@@ -442,7 +448,7 @@ def test_the_whole_story_in_a_browser(site):
         aer_secretary.login(world.aer.secretary)
         with step("le secrétaire d'AER BFC refuse la demande", aer_secretary.page):
             page = aer_secretary.page
-            aer_secretary.click(page.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Comités"))
+            aer_secretary.click(nav(page).get_by_role("link", name="Comités"))
             aer_secretary.click(page.get_by_role("link", name=re.compile("Séance du")).first)
             decision = page.locator("section.decision", has_text=reference)
             refuse = decision.locator("form", has=page.locator("legend", has_text="Refuser"))
@@ -454,14 +460,15 @@ def test_the_whole_story_in_a_browser(site):
         # ------------------------------------------------------------------ the entrepreneur sees the outcome
         with step("le porteur voit l'issue", sacha.page):
             page = sacha.page
-            sacha.click(page.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Mes dossiers"))
+            sacha.click(nav(page).get_by_role("link", name="Mes dossiers"))
             sacha.click(page.get_by_role("link", name=reference))
             plan = page.locator("table", has=page.locator("caption", has_text="Les demandes de financement"))
             rows = plan.locator("tbody tr").all_inner_texts()
             assert any("Aide à l'investissement" in row and "Accordée" in row for row in rows), rows
             assert any("Avance AER" in row and "Refusée" in row for row in rows), rows
             assert "Projet cohérent avec notre avance." not in page.locator("main").inner_text()
-            sacha.click(page.get_by_role("contentinfo").get_by_role("link", name=re.compile("Accessibilité")))
+            footer = page.get_by_role("contentinfo")
+            sacha.click(footer.get_by_role("link", name=re.compile("Accessibilité")))
             assert "non conforme" in page.locator("main").inner_text()
 
         with step("le porteur a reçu le courriel de la décision", sacha.page):
