@@ -201,3 +201,13 @@ def test_the_axe_check_sees_a_contrast_problem(live, page):
     serious = {violation["id"] for violation in Axe().run(page).response["violations"]
                if violation["impact"] in ("serious", "critical")}
     assert "color-contrast" in serious
+
+
+def test_a_failing_step_leaves_a_screenshot_and_says_where(live, page, tmp_path):
+    page.goto(live.url + "/connexion")
+    with pytest.raises(AssertionError) as failure:
+        with step("Une étape qui échoue exprès", page, folder=tmp_path):
+            assert page.locator("h1").inner_text() == "Autre chose"
+    screenshot = tmp_path / "une-tape-qui-choue-expr-s-0.png"
+    assert screenshot.read_bytes().startswith(b"\x89PNG")
+    assert str(screenshot) in "\n".join(getattr(failure.value, "__notes__", []))

@@ -478,11 +478,18 @@ def test_the_whole_story_in_a_browser(site):
                 from atelier.notifications import outbox  # noqa: F401
             except ImportError:
                 pytest.skip("les notifications par courriel ne sont pas encore livrées")
-            mails = [path.read_text(encoding="utf-8", errors="replace")
+            from email import message_from_bytes, policy
+
+            mails = [message_from_bytes(path.read_bytes(), policy=policy.default)
                      for path in sorted(site.mail.glob("*.eml"))] if site.mail.exists() else []
-            to_sacha = [mail for mail in mails if "sacha@exemple.fr" in mail]
-            assert to_sacha, f"aucun courriel pour le porteur parmi {len(mails)}"
-            assert any(reference in mail for mail in to_sacha)
+            to_sacha = [mail for mail in mails if "sacha@exemple.fr" in str(mail["To"])]
+            decisions = [mail for mail in to_sacha if reference in str(mail["Subject"])
+                         and "décision" in str(mail["Subject"])]
+            assert decisions, [str(mail["Subject"]) for mail in to_sacha]
+            bodies = [mail.get_body(preferencelist=("plain",)).get_content() for mail in decisions]
+            assert any("est accordée" in body for body in bodies), bodies
+            assert any("n'est pas retenue" in body for body in bodies), bodies
+            assert all(f"{site.url}/dossiers/{reference}" in body for body in bodies), bodies
     finally:
         for person in people:
             person.close()
