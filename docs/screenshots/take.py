@@ -1,6 +1,6 @@
 """Screenshots of the main pages, 1280 and 360 pixels wide, from the demo data.
 
-    .venv/bin/python docs/screenshots/take.py          # or: make screenshots
+    .venv/bin/python docs/screenshots/take.py
 
 1. ``flask --app atelier init-db`` then ``seed-demo`` into a temporary SQLite database;
 2. the app served on 127.0.0.1 (werkzeug, in a thread) over that database;
