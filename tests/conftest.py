@@ -14,7 +14,7 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 from atelier import create_app
-from atelier.extensions import db
+from atelier.extensions import db, limiter
 from atelier.formatting import paris_today
 from atelier.models import Agency, Committee, Company, Meeting, Scheme, User
 
@@ -74,6 +74,7 @@ def _database(app):
             db.session.execute(table.delete())
         db.session.commit()
         db.session.remove()
+        limiter.reset()  # failed logins of one test must not throttle the next ones
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ import lxml.html
 import pytest
 from flask import g
 
+from atelier.auth.operations import password_reset_token
 from atelier.cases import documents
 from atelier.cases import operations as ops
 from atelier.extensions import db
@@ -58,6 +59,7 @@ PERSONS = ("anonymous", "applicant", "agent", "secretary", "partner", "admin")
 HTML_ENDPOINTS = (
     "main.home", "main.accessibility",
     "auth.login", "auth.register", "auth.account", "api_tokens.new_token",
+    "auth.change_password_page", "auth.forgot_password", "auth.reset_password_page",
     "schemes.catalogue", "schemes.show_scheme", "schemes.eligibility",
     "companies.my_companies", "companies.new_company", "companies.show_company", "companies.edit_company",
     "cases.my_cases", "cases.new_case", "cases.show_case", "cases.edit_case", "cases.confirm_withdraw",
@@ -537,6 +539,7 @@ def build_data(world, create_case, create_meeting) -> DataSet:
             "scheme_id": {"dispositif-region": w.region_scheme.id},
             "agency_id": {"region": w.region.id},
             "user_id": {"agent": w.region_agent.id},
+            "token": {"lien-de-reinitialisation": password_reset_token(w.applicant)},
         },
         committee_id=w.region_committee.id, draft=draft.reference, company_id=w.company.id,
         agency_id=w.region.id, scheme_id=w.region_scheme.id,
@@ -653,6 +656,11 @@ FORMS_WITH_ERRORS = {
     "webhooks.new_webhook": ("admin", "/admin/organismes/{agency_id}/webhooks/nouveau",
                              {"url": "ftp://exemple", "secret": "court"}),
     "notifications.save_preferences": ("agent", "/compte/notifications", {"notifications-inbox_new": "jamais"}),
+    "auth.change_password_page": ("applicant", "/compte/mot-de-passe", {"current": "", "password": "court",
+                                                                         "confirm": "x"}),
+    "auth.forgot_password": ("anonymous", "/mot-de-passe-oublie", {"email": ""}),
+    "auth.reset_password_page": ("anonymous", "/mot-de-passe-oublie/{token}", {"password": "court",
+                                                                               "confirm": "x"}),
 }
 
 
@@ -663,7 +671,8 @@ def post_forms(app, data: DataSet) -> dict[str, Page]:
     for label, (person, template, form) in FORMS_WITH_ERRORS.items():
         url = template.format(company_id=data.company_id, draft=data.draft, agency_id=data.agency_id,
                               scheme_id=data.scheme_id, incomplete=references["incomplet"],
-                              empty_draft=references["brouillon-vide"])
+                              empty_draft=references["brouillon-vide"],
+                              token=data.values["token"]["lien-de-reinitialisation"])
         _as(person, data)(client)
         response = client.post(url, data=form, base_url="http://atelier.test")
         page = Page(person, label, url, response.status_code, response.content_type or "",
