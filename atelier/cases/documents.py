@@ -164,28 +164,8 @@ def add_document(actor: User, case: Case, kind: str, file_storage) -> Document:
         raise ActionRefused("Choisissez le type de pièce dans la liste.", "kind")
     if file_storage is None or not getattr(file_storage, "filename", None):
         raise ActionRefused("Choisissez un fichier à envoyer.", "file")
-    limit = current_app.config["UPLOAD_MAX_BYTES"]
-    data = _read_limited(file_storage, limit)
-    if len(data) > limit:
-        raise ActionRefused(f"Le fichier dépasse la taille maximale autorisée ({size_label(limit)}).",
-                            "file")
-    if not data:
-        raise ActionRefused("Le fichier est vide.", "file")
-    filename = clean_filename(file_storage.filename)
-    extension = _extension(filename)
-    file_type = detect_type(data, extension)
-    if file_type is None:
-        raise ActionRefused(NOT_ACCEPTED, "file")
-    if not extension:
-        filename = (filename[:FILENAME_MAX_CHARS - 6] + "." + file_type.extensions[0])
-    elif extension not in file_type.extensions:
-        raise ActionRefused(f"Le nom du fichier se termine par « .{extension} » mais son contenu est "
-                            f"un fichier {file_type.label} : renommez-le en "
-                            f"« .{file_type.extensions[0]} » ou envoyez le bon fichier.", "file")
-
-    stored_name = secrets.token_hex(16)
-    path = _write(stored_name, data)
-    _pending(db.session, "written").append(path)
+    filename, file_type, data = checked_upload(file_storage, field="file")
+    stored_name = store_file(data)
     document = Document(case=case, kind=kind, filename=filename, stored_name=stored_name,
                         content_type=file_type.content_type, size_bytes=len(data),
                         uploaded_by_id=actor.id)
@@ -193,6 +173,39 @@ def add_document(actor: User, case: Case, kind: str, file_storage) -> Document:
     case.updated_at = utcnow()
     db.session.flush()
     return document
+
+
+def checked_upload(file_storage, *, field: str):
+    """``(file name, FileType, bytes)`` of an uploaded file, or a French refusal beside ``field``:
+    within the size limit, not empty, of an accepted type by its content (magic bytes), its name's
+    extension agreeing with that content (added when it has none)."""
+    limit = current_app.config["UPLOAD_MAX_BYTES"]
+    data = _read_limited(file_storage, limit)
+    if len(data) > limit:
+        raise ActionRefused(f"Le fichier dépasse la taille maximale autorisée ({size_label(limit)}).", field)
+    if not data:
+        raise ActionRefused("Le fichier est vide.", field)
+    filename = clean_filename(file_storage.filename)
+    extension = _extension(filename)
+    file_type = detect_type(data, extension)
+    if file_type is None:
+        raise ActionRefused(NOT_ACCEPTED, field)
+    if not extension:
+        filename = (filename[:FILENAME_MAX_CHARS - 6] + "." + file_type.extensions[0])
+    elif extension not in file_type.extensions:
+        raise ActionRefused(f"Le nom du fichier se termine par « .{extension} » mais son contenu est "
+                            f"un fichier {file_type.label} : renommez-le en "
+                            f"« .{file_type.extensions[0]} » ou envoyez le bon fichier.", field)
+    return filename, file_type, data
+
+
+def store_file(data: bytes) -> str:
+    """Write ``data`` under a random name in the upload folder; the file is removed if the
+    transaction rolls back. Returns the stored name."""
+    stored_name = secrets.token_hex(16)
+    path = _write(stored_name, data)
+    _pending(db.session, "written").append(path)
+    return stored_name
 
 
 def remove_document(actor: User, case: Case, document: Document) -> None:

@@ -1,6 +1,5 @@
 """Changes that belong to notifications: a person's choices, the daily reminders and digests, and
 a message posted with its attached file. Like every operation they flush and never commit."""
-import secrets
 from collections import defaultdict
 from datetime import date
 
@@ -128,41 +127,14 @@ def post_message(actor: User, case: Case, *, body: str, internal: bool = False,
 
 
 def add_attachment(actor: User, message: Message, file_storage) -> MessageAttachment:
-    filename, file_type, data = checked_upload(file_storage, field="attachment")
-    stored_name = secrets.token_hex(16)
-    path = documents._write(stored_name, data)
-    documents._pending(db.session, "written").append(path)  # removed if the transaction rolls back
+    filename, file_type, data = documents.checked_upload(file_storage, field="attachment")
+    stored_name = documents.store_file(data)  # removed if the transaction rolls back
     attachment = MessageAttachment(message_id=message.id, filename=filename, stored_name=stored_name,
                                    content_type=file_type.content_type, size_bytes=len(data),
                                    uploaded_by_id=actor.id)
     db.session.add(attachment)
     db.session.flush()
     return attachment
-
-
-def checked_upload(file_storage, *, field: str):
-    """The same checks as ``documents.add_document``: size, not empty, type by content, extension."""
-    from flask import current_app
-
-    limit = current_app.config["UPLOAD_MAX_BYTES"]
-    data = documents._read_limited(file_storage, limit)
-    if len(data) > limit:
-        raise ActionRefused(f"Le fichier dépasse la taille maximale autorisée "
-                            f"({documents.size_label(limit)}).", field)
-    if not data:
-        raise ActionRefused("Le fichier est vide.", field)
-    filename = documents.clean_filename(file_storage.filename)
-    extension = documents._extension(filename)
-    file_type = documents.detect_type(data, extension)
-    if file_type is None:
-        raise ActionRefused(documents.NOT_ACCEPTED, field)
-    if not extension:
-        filename = filename[:documents.FILENAME_MAX_CHARS - 6] + "." + file_type.extensions[0]
-    elif extension not in file_type.extensions:
-        raise ActionRefused(f"Le nom du fichier se termine par « .{extension} » mais son contenu est "
-                            f"un fichier {file_type.label} : renommez-le en "
-                            f"« .{file_type.extensions[0]} » ou envoyez le bon fichier.", field)
-    return filename, file_type, data
 
 
 def attachments_by_message(message_ids) -> dict[int, list[MessageAttachment]]:
