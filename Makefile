@@ -92,7 +92,11 @@ serve-prod: $(VENV)/.installed  ## production on PostgreSQL (ATELIER_DATABASE_UR
 test-load: $(VENV)/.installed-test  ## the load tests against make serve-prod (needs ATELIER_TEST_DATABASE_URL)
 	$(BIN)/python -m pytest -m load -s -p no:cacheprovider tests/load $(PYTEST_ARGS)
 
-.PHONY: bench
+.PHONY: bench screenshots
+
+screenshots: $(VENV)/.installed-test  ## the PNGs of docs/screenshots (demo data, Debian's Chromium)
+	$(BIN)/python docs/screenshots/take.py
+
 bench: $(VENV)/.installed  ## time the portfolio export against a bare openpyxl loop (2 000 and 20 000 lines)
 	$(BIN)/python benchmarks/portfolio_export.py
 
