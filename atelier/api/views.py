@@ -6,7 +6,6 @@ and every change through the same handlers and operations (``dispatch.py``).
 """
 import base64
 import binascii
-import os
 from datetime import datetime, timezone
 from decimal import Decimal
 from tempfile import SpooledTemporaryFile
@@ -510,18 +509,8 @@ def give_opinion(opinion_id: int):
 def download_document(reference: str, document_id: int):
     case = case_or_404(current_user, reference)
     document = document_or_404(current_user, case, document_id)
-    try:
-        path = documents.stored_path(document.stored_name)
-    except ValueError:
-        abort(404)
-    if not os.path.isfile(path):
-        abort(404)
-    response = send_file(path, mimetype=document.content_type, as_attachment=True,
-                         download_name=document.filename, max_age=0)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return documents.stored_file_response(document.stored_name, content_type=document.content_type,
+                                          filename=document.filename)
 
 
 def _meeting_or_404(meeting_id: int) -> Meeting:

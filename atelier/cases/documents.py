@@ -18,7 +18,7 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import abort, current_app, send_file
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -222,6 +222,22 @@ def stored_path(stored_name: str) -> str:
     if not stored_name or not all(char in "0123456789abcdef" for char in stored_name):
         raise ValueError("invalid stored name")
     return os.path.join(current_app.config["UPLOAD_FOLDER"], stored_name)
+
+
+def stored_file_response(stored_name: str, *, content_type: str, filename: str):
+    """The download of a stored file: always as an attachment, never sniffed, never run (sandbox),
+    never cached; 404 when the name is not one of ours or the file is gone."""
+    try:
+        path = stored_path(stored_name)
+    except ValueError:
+        abort(404)
+    if not os.path.isfile(path):
+        abort(404)
+    response = send_file(path, mimetype=content_type, as_attachment=True, download_name=filename, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _write(stored_name: str, data: bytes) -> str:

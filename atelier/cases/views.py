@@ -5,12 +5,10 @@ Views stay thin: the dossier is looked up through the scopes (404 outside them),
 read, one operation runs inside ``web.perform`` (one commit), then a redirect — or the page again
 with status 422 and the French messages beside the fields.
 """
-import os
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, send_file,
-                   url_for)
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -218,18 +216,8 @@ def delete_document(reference: str, document_id: int):
 def download_document(reference: str, document_id: int):
     case = access.case_or_404(current_user, reference)
     document = access.document_or_404(current_user, case, document_id)
-    try:
-        path = documents.stored_path(document.stored_name)
-    except ValueError:
-        abort(404)
-    if not os.path.isfile(path):
-        abort(404)
-    response = send_file(path, mimetype=document.content_type, as_attachment=True,
-                         download_name=document.filename, max_age=0)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return documents.stored_file_response(document.stored_name, content_type=document.content_type,
+                                          filename=document.filename)
 
 
 @bp.get("/<reference>/retrait")

@@ -1,7 +1,6 @@
 """The "Notifications" part of the account page, and the download of a message's attached file."""
-import os
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, send_file, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from ..cases import access, documents
@@ -74,15 +73,5 @@ def download_attachment(reference: str, message_id: int, attachment_id: int):
         abort(404)
     if attachment.message.internal and not (current_user.is_agent or current_user.is_admin):
         abort(404)
-    try:
-        path = documents.stored_path(attachment.stored_name)
-    except ValueError:
-        abort(404)
-    if not os.path.isfile(path):
-        abort(404)
-    response = send_file(path, mimetype=attachment.content_type, as_attachment=True,
-                         download_name=attachment.filename, max_age=0)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return documents.stored_file_response(attachment.stored_name, content_type=attachment.content_type,
+                                          filename=attachment.filename)
