@@ -81,9 +81,11 @@ serve-prod: $(VENV)/.installed  ## production on PostgreSQL (ATELIER_DATABASE_UR
 	    exit 2; \
 	fi
 	@ATELIER_ENV_NAME=production $(FLASK) init-db
-	@export ATELIER_ENV_NAME=production; \
+	@# Emails are sent by their own loop, not inside the requests (a submit stays fast).
+	@export ATELIER_ENV_NAME=production ATELIER_NOTIFICATIONS_SEND_AFTER_COMMIT=false; \
 	$(FLASK) deliver-webhooks & loop=$$!; \
-	trap 'kill $$loop 2>/dev/null; wait $$loop 2>/dev/null' EXIT INT TERM; \
+	$(FLASK) send-notifications --loop 10 & mails=$$!; \
+	trap 'kill $$loop $$mails 2>/dev/null; wait $$loop $$mails 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --workers $(WORKERS) --threads $(THREADS) --worker-class gthread \
 	    --bind $(HOST):$(PORT) --timeout 60 --graceful-timeout 20 --access-logfile - wsgi:app
 

@@ -4,15 +4,26 @@ import click
 from flask import Flask
 
 from ..extensions import db
+from ..loops import run_every
 
 
 def register_notification_commands(app: Flask) -> None:
     @app.cli.command("send-notifications")
-    def send_notifications_command() -> None:
+    @click.option("--loop", "interval", type=click.FloatRange(min=0.1), default=None,
+                  help="Recommencer toutes les N secondes (à lancer à côté du serveur) au lieu d'un seul passage.")
+    def send_notifications_command(interval: float | None) -> None:
         """Send the email notifications that are due (retried with backoff, each attempt recorded)."""
         from .sending import send_due
 
-        click.echo(_summary(send_due()))
+        if interval is None:
+            click.echo(_summary(send_due()))
+            return
+
+        def one_pass():
+            counts = send_due()
+            return _summary(counts) if any(counts.values()) else None
+
+        run_every(interval, one_pass, name="notifications")
 
     @app.cli.command("send-reminders")
     def send_reminders_command() -> None:

@@ -1,11 +1,8 @@
 """``flask --app atelier deliver-webhooks [--once]``: the delivery loop of the outbox."""
-import signal
-import time
-
 import click
 from flask import Flask
 
-from ..extensions import db
+from ..loops import run_every
 
 
 def register_webhook_commands(app: Flask) -> None:
@@ -21,27 +18,12 @@ def register_webhook_commands(app: Flask) -> None:
             counts = deliver_due()
             click.echo(_summary(counts))
             return
-        pause = interval or setting("WEBHOOKS_POLL_SECONDS")
-        stopping = []
-        signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-        click.echo(f"Envoi des webhooks : toutes les {pause:g} s (Ctrl+C pour arrêter).")
-        try:
-            while not stopping:
-                try:
-                    counts = deliver_due()
-                    if any(counts.values()):
-                        click.echo(_summary(counts))
-                except Exception as error:  # the loop survives a database hiccup; the row stays pending
-                    click.echo(f"Erreur pendant l'envoi des webhooks : {error}", err=True)
-                finally:
-                    db.session.remove()
-                slept = 0.0
-                while slept < pause and not stopping:
-                    time.sleep(min(0.2, pause))
-                    slept += min(0.2, pause)
-        except KeyboardInterrupt:
-            pass
-        click.echo("Envoi des webhooks arrêté.")
+
+        def one_pass():
+            counts = deliver_due()
+            return _summary(counts) if any(counts.values()) else None
+
+        run_every(interval or setting("WEBHOOKS_POLL_SECONDS"), one_pass, name="webhooks")
 
 
 def _summary(counts: dict) -> str:
