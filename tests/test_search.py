@@ -11,7 +11,7 @@ from sqlalchemy import text as sql
 from atelier.extensions import db
 from atelier.cases.models import Case
 from atelier.companies.models import Company
-from atelier.search.queries import CONFIG, case_document, clean, company_document, search_cases
+from atelier.search.queries import CONFIG, case_document, clean, company_document
 from conftest import login
 
 
