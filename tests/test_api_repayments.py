@@ -8,10 +8,8 @@ from atelier.extensions import db
 from atelier.formatting import paris_today
 from test_api_story import bearer, call  # noqa: F401  (fixture and helper of the API story)
 
-TODAY = paris_today()
-
-
 def test_a_loan_schedule_and_its_repayments_through_the_api(client, world, create_case, bearer):  # noqa: F811
+    today = paris_today()  # read when the test runs (a run may cross midnight)
     case = create_case("in_review")
     line = case.lines[1]  # Bpifrance zero-rate loan
     ops.propose_line(world.bpi_agent, line, meeting=world.bpi_meeting, proposed_amount="10000")
@@ -21,17 +19,17 @@ def test_a_loan_schedule_and_its_repayments_through_the_api(client, world, creat
     url = f"/lines/{line.id}/events"
 
     refused = client.post(f"/api/v1{url}", headers=agent, json={"event": "sign_agreement",
-                                                                "signed_on": TODAY.isoformat()})
+                                                                "signed_on": today.isoformat()})
     assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
     assert any(error["field"] == "instalment_count" for error in refused.get_json()["errors"])
 
-    call(client, "POST", url, agent, {"event": "sign_agreement", "signed_on": TODAY.isoformat(),
+    call(client, "POST", url, agent, {"event": "sign_agreement", "signed_on": today.isoformat(),
                                       "instalment_count": "3", "frequency_months": "12", "deferral_months": "0"})
-    call(client, "POST", url, agent, {"event": "record_payment", "amount": "10000", "paid_on": TODAY.isoformat()})
+    call(client, "POST", url, agent, {"event": "record_payment", "amount": "10000", "paid_on": today.isoformat()})
     call(client, "POST", url, agent, {"event": "record_repayment", "amount": "1000",
-                                      "repaid_on": TODAY.isoformat()})
+                                      "repaid_on": today.isoformat()})
     too_much = client.post(f"/api/v1{url}", headers=agent, json={"event": "record_repayment", "amount": "9000.01",
-                                                                 "repaid_on": TODAY.isoformat()})
+                                                                 "repaid_on": today.isoformat()})
     assert too_much.status_code == 422 and "dépasserait ce que l'entreprise doit" in too_much.get_data(as_text=True)
 
     data = call(client, "GET", f"/lines/{line.id}", bearer(world.applicant, "read"))
@@ -40,9 +38,9 @@ def test_a_loan_schedule_and_its_repayments_through_the_api(client, world, creat
     assert repayment["repaid_total"] == "1000.00" and repayment["owed"] == "9000.00"
     assert repayment["late_total"] == "0.00" and repayment["frequency_months"] == 12
     first_due = repayment["instalments"][0]["due_on"]
-    with mock.patch("atelier.api.views.paris_today", return_value=TODAY + timedelta(days=400)):
+    with mock.patch("atelier.api.views.paris_today", return_value=today + timedelta(days=400)):
         data = call(client, "GET", f"/lines/{line.id}", bearer(world.bpi_agent, "read"))
-    assert data["repayment"]["late_total"] == "2333.33" and first_due < (TODAY + timedelta(days=400)).isoformat()
+    assert data["repayment"]["late_total"] == "2333.33" and first_due < (today + timedelta(days=400)).isoformat()
 
     grant = case.lines[0]
     assert call(client, "GET", f"/lines/{grant.id}", agent)["repayment"] is None

@@ -19,7 +19,6 @@ from test_scoping import PDF, SEES_CASE, SEES_MEETING  # noqa: F401
 from test_scoping import scene  # noqa: F401  (fixture)
 from test_workflow_table import case_in_state, line_in_state
 
-TODAY = paris_today().isoformat()
 
 
 @pytest.fixture(autouse=True)
@@ -49,14 +48,15 @@ def case_body(w, event):
 
 
 def line_body(w, event):
+    today = paris_today().isoformat()  # read when the test runs (a run may cross midnight)
     return {"event": event, **{
         "transfer": {"agency_id": w.aer.id, "scheme_id": w.aer_scheme.id, "reason": "Relève de l'avance."},
         "propose": {"meeting_id": w.bpi_meeting.id, "proposed_amount": "30000"},
         "approve": {"granted_amount": "30000", "gross_grant_equivalent": "3000"},
         "reject": {"reason": "Fonds propres insuffisants."}, "adjourn": {"reason": "Devis à actualiser."},
-        "sign_agreement": {"signed_on": TODAY, "instalment_count": "4", "frequency_months": "3"},
-        "record_payment": {"amount": "10000", "paid_on": TODAY},
-        "record_repayment": {"amount": "2500", "repaid_on": TODAY},
+        "sign_agreement": {"signed_on": today, "instalment_count": "4", "frequency_months": "3"},
+        "record_payment": {"amount": "10000", "paid_on": today},
+        "record_repayment": {"amount": "2500", "repaid_on": today},
         "dismiss": {"reason": "Projet hors champ."}, "reopen": {"reason": "Recours gracieux reçu."},
     }.get(event, {})}
 

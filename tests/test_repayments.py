@@ -18,9 +18,6 @@ from atelier.formatting import day, paris_today
 from atelier.models import Event, FundingLine, RepaymentInstalment
 from conftest import login
 
-TODAY = paris_today()
-
-
 def plain(text: str) -> str:
     return unescape(text).replace("\u202f", " ").replace("\xa0", " ")
 
@@ -42,7 +39,7 @@ def granted_loan(world, create_case):
 def signed_loan(world, granted_loan):
     """40 000 € in 4 quarterly instalments of 10 000 €, the first three months after the signature."""
     line = granted_loan()
-    ops.sign_agreement(world.bpi_agent, line, signed_on=TODAY, instalment_count="4", frequency_months="3")
+    ops.sign_agreement(world.bpi_agent, line, signed_on=paris_today(), instalment_count="4", frequency_months="3")
     db.session.commit()
     return line
 
@@ -91,9 +88,9 @@ def test_a_schedule_from_a_month_end_keeps_month_ends():
 
 def test_signing_a_loan_creates_its_schedule(world, granted_loan):
     line = granted_loan("10000")
-    event = ops.sign_agreement(world.bpi_agent, line, signed_on=TODAY, instalment_count="3",
+    event = ops.sign_agreement(world.bpi_agent, line, signed_on=paris_today(), instalment_count="3",
                                frequency_months="6", deferral_months="12")
-    first = add_months(TODAY, 12 + 6)
+    first = add_months(paris_today(), 12 + 6)
     assert [(i.number, i.due_on, i.amount) for i in line.instalments] == [
         (1, first, Decimal("3333.33")), (2, add_months(first, 6), Decimal("3333.33")),
         (3, add_months(first, 12), Decimal("3333.34"))]
@@ -107,13 +104,13 @@ def test_signing_a_loan_creates_its_schedule(world, granted_loan):
 def test_the_first_due_date_may_be_chosen_but_not_during_the_deferral(world, granted_loan):
     line = granted_loan()
     with pytest.raises(ActionRefused, match="pendant le différé") as refused:
-        ops.sign_agreement(world.bpi_agent, line, signed_on=TODAY, instalment_count="4", frequency_months="12",
-                           deferral_months="6", first_due_on=add_months(TODAY, 5))
+        ops.sign_agreement(world.bpi_agent, line, signed_on=paris_today(), instalment_count="4", frequency_months="12",
+                           deferral_months="6", first_due_on=add_months(paris_today(), 5))
     assert refused.value.field == "first_due_on"
-    ops.sign_agreement(world.bpi_agent, line, signed_on=TODAY, instalment_count="4", frequency_months="12",
-                       deferral_months="6", first_due_on=add_months(TODAY, 6).isoformat())
-    assert line.instalments[0].due_on == add_months(TODAY, 6)
-    assert line.instalments[-1].due_on == add_months(TODAY, 6 + 36)
+    ops.sign_agreement(world.bpi_agent, line, signed_on=paris_today(), instalment_count="4", frequency_months="12",
+                       deferral_months="6", first_due_on=add_months(paris_today(), 6).isoformat())
+    assert line.instalments[0].due_on == add_months(paris_today(), 6)
+    assert line.instalments[-1].due_on == add_months(paris_today(), 6 + 36)
 
 
 @pytest.mark.parametrize("fields, field, message", [
@@ -125,13 +122,13 @@ def test_the_first_due_date_may_be_chosen_but_not_during_the_deferral(world, gra
     ({"instalment_count": "4", "frequency_months": "2"}, "frequency_months", "Choisissez la périodicité"),
     ({"instalment_count": "4", "frequency_months": ""}, "frequency_months", "Choisissez la périodicité"),
     ({"instalment_count": "4", "frequency_months": "3", "deferral_months": "121"}, "deferral_months", "de 0 à 120"),
-    ({"instalment_count": "4", "frequency_months": "3", "first_due_on": TODAY}, "first_due_on",
+    ({"instalment_count": "4", "frequency_months": "3", "first_due_on": paris_today()}, "first_due_on",
      "après la signature"),
 ])
 def test_a_wrong_schedule_is_refused_beside_its_field(world, granted_loan, fields, field, message):
     line = granted_loan()
     with pytest.raises(ActionRefused) as refused:
-        ops.sign_agreement(world.bpi_agent, line, signed_on=TODAY, **fields)
+        ops.sign_agreement(world.bpi_agent, line, signed_on=paris_today(), **fields)
     assert message in refused.value.message and refused.value.field == field
     assert line.state == "approved" and not line.instalments
 
@@ -144,8 +141,8 @@ def test_more_instalments_than_cents_is_refused(world, create_case, create_schem
     ops.propose_line(world.aer_agent, line, meeting=world.aer_meeting, proposed_amount="1")
     ops.approve_line(world.aer_secretary, line, granted_amount="1")
     with pytest.raises(ActionRefused, match="au moins un centime"):
-        ops.sign_agreement(world.aer_agent, line, signed_on=TODAY, instalment_count="101", frequency_months="1")
-    ops.sign_agreement(world.aer_agent, line, signed_on=TODAY, instalment_count="100", frequency_months="1")
+        ops.sign_agreement(world.aer_agent, line, signed_on=paris_today(), instalment_count="101", frequency_months="1")
+    ops.sign_agreement(world.aer_agent, line, signed_on=paris_today(), instalment_count="100", frequency_months="1")
     assert sum(i.amount for i in line.instalments) == Decimal("1")
 
 
@@ -154,10 +151,10 @@ def test_a_grant_has_no_schedule(world, create_case):
     line = case.lines[0]
     ops.propose_line(world.region_agent, line, meeting=world.region_meeting, proposed_amount="50000")
     ops.approve_line(world.region_secretary, line, granted_amount="50000")
-    ops.sign_agreement(world.region_agent, line, signed_on=TODAY)
+    ops.sign_agreement(world.region_agent, line, signed_on=paris_today())
     assert line.state == "agreement_signed" and not line.instalments
     with pytest.raises(ActionRefused, match="n'est pas remboursable"):
-        ops.record_repayment(world.region_agent, line, amount="10", repaid_on=TODAY)
+        ops.record_repayment(world.region_agent, line, amount="10", repaid_on=paris_today())
 
 
 # --------------------------------------------------------------------------- repayments and late instalments
@@ -165,41 +162,41 @@ def test_a_grant_has_no_schedule(world, create_case):
 def test_the_company_repays_what_it_received_and_no_more(world, signed_loan):
     line = signed_loan
     with pytest.raises(ActionRefused, match="dépasserait ce que l'entreprise doit"):
-        ops.record_repayment(world.bpi_agent, line, amount="1", repaid_on=TODAY)  # nothing paid yet
-    ops.record_payment(world.bpi_agent, line, amount="25000", paid_on=TODAY)
-    event = ops.record_repayment(world.bpi_agent, line, amount="10 000,00", repaid_on=TODAY)
+        ops.record_repayment(world.bpi_agent, line, amount="1", repaid_on=paris_today())  # nothing paid yet
+    ops.record_payment(world.bpi_agent, line, amount="25000", paid_on=paris_today())
+    event = ops.record_repayment(world.bpi_agent, line, amount="10 000,00", repaid_on=paris_today())
     assert line.owed == Decimal("15000") and event.data["owed_after"] == "15000.00"
     with pytest.raises(ActionRefused) as refused:
-        ops.record_repayment(world.bpi_agent, line, amount="15000.01", repaid_on=TODAY)
+        ops.record_repayment(world.bpi_agent, line, amount="15000.01", repaid_on=paris_today())
     assert refused.value.field == "amount"
     assert "15 000,00 €" in plain(refused.value.message) and "25 000,00 €" in plain(refused.value.message)
     with pytest.raises(ActionRefused, match="dans le futur") as refused:
-        ops.record_repayment(world.bpi_agent, line, amount="100", repaid_on=TODAY + timedelta(days=1))
+        ops.record_repayment(world.bpi_agent, line, amount="100", repaid_on=paris_today() + timedelta(days=1))
     assert refused.value.field == "repaid_on"
     assert db.session.scalar(db.select(db.func.count(Event.id)).where(
         Event.line_id == line.id, Event.name == "record_repayment")) == 1
 
 
 def test_a_repayment_cannot_predate_the_agreement(world, signed_loan):
-    ops.record_payment(world.bpi_agent, signed_loan, amount="10000", paid_on=TODAY)
+    ops.record_payment(world.bpi_agent, signed_loan, amount="10000", paid_on=paris_today())
     with pytest.raises(ActionRefused, match="ne peut pas précéder la signature de la convention"):
-        ops.record_repayment(world.bpi_agent, signed_loan, amount="100", repaid_on=TODAY - timedelta(days=1))
+        ops.record_repayment(world.bpi_agent, signed_loan, amount="100", repaid_on=paris_today() - timedelta(days=1))
 
 
 def test_late_instalments_appear_after_their_due_date(world, signed_loan):
     line = signed_loan
-    ops.record_payment(world.bpi_agent, line, amount="40000", paid_on=TODAY)
+    ops.record_payment(world.bpi_agent, line, amount="40000", paid_on=paris_today())
     first, second = line.instalments[0].due_on, line.instalments[1].due_on
     assert repayment_position(line, first).late_instalments == []  # due today: not late yet
     after = repayment_position(line, first + timedelta(days=1))
     assert [(each.number, each.late_amount) for each in after.late_instalments] == [(1, Decimal("10000"))]
-    ops.record_repayment(world.bpi_agent, line, amount="4000", repaid_on=TODAY)
+    ops.record_repayment(world.bpi_agent, line, amount="4000", repaid_on=paris_today())
     after = repayment_position(line, first + timedelta(days=1))
     assert after.late_total == Decimal("6000") and after.instalments[0].status == "En retard"
     later = repayment_position(line, second + timedelta(days=1))
     assert [(each.number, each.late_amount) for each in later.late_instalments] == [
         (1, Decimal("6000")), (2, Decimal("10000"))]
-    ops.record_repayment(world.bpi_agent, line, amount="16000", repaid_on=TODAY)
+    ops.record_repayment(world.bpi_agent, line, amount="16000", repaid_on=paris_today())
     assert repayment_position(line, second + timedelta(days=1)).late_instalments == []
     assert [each.status for each in repayment_position(line, second).instalments] == [
         "Remboursée", "Remboursée", "À venir", "À venir"]
@@ -207,7 +204,7 @@ def test_late_instalments_appear_after_their_due_date(world, signed_loan):
 
 def test_the_company_is_never_late_for_more_than_it_received(world, signed_loan):
     line = signed_loan
-    ops.record_payment(world.bpi_agent, line, amount="15000", paid_on=TODAY)  # of 40 000 granted
+    ops.record_payment(world.bpi_agent, line, amount="15000", paid_on=paris_today())  # of 40 000 granted
     long_after = repayment_position(line, line.instalments[-1].due_on + timedelta(days=1))
     assert long_after.late_total == Decimal("15000") and long_after.owed == Decimal("15000")
     assert [each.number for each in long_after.late_instalments] == [1, 2]
@@ -217,8 +214,8 @@ def test_the_company_is_never_late_for_more_than_it_received(world, signed_loan)
 
 def test_a_loan_not_repaid_is_settled_only_with_the_rest_written_off_for_a_reason(world, signed_loan):
     line = signed_loan
-    ops.record_payment(world.bpi_agent, line, amount="30000", paid_on=TODAY)
-    ops.record_repayment(world.bpi_agent, line, amount="12000", repaid_on=TODAY)
+    ops.record_payment(world.bpi_agent, line, amount="30000", paid_on=paris_today())
+    ops.record_repayment(world.bpi_agent, line, amount="12000", repaid_on=paris_today())
     with pytest.raises(ActionRefused, match="Il reste 18") as refused:
         ops.settle_line(world.bpi_agent, line)
     assert refused.value.field == "reason" and line.state == "agreement_signed"
@@ -231,8 +228,8 @@ def test_a_loan_not_repaid_is_settled_only_with_the_rest_written_off_for_a_reaso
 
 def test_a_repaid_loan_is_settled_without_writing_anything_off(world, signed_loan):
     line = signed_loan
-    ops.record_payment(world.bpi_agent, line, amount="40000", paid_on=TODAY)
-    ops.record_repayment(world.bpi_agent, line, amount="40000", repaid_on=TODAY)
+    ops.record_payment(world.bpi_agent, line, amount="40000", paid_on=paris_today())
+    ops.record_repayment(world.bpi_agent, line, amount="40000", repaid_on=paris_today())
     event = ops.settle_line(world.bpi_agent, line)
     assert line.state == "settled" and line.written_off_amount == 0
     assert event.data["written_off_amount"] == "0.00"
@@ -243,10 +240,10 @@ def test_payments_never_exceed_the_grant_and_settle_releases_the_rest(world, cre
     line = case.lines[0]
     ops.propose_line(world.region_agent, line, meeting=world.region_meeting, proposed_amount="50000")
     ops.approve_line(world.region_secretary, line, granted_amount="50000")
-    ops.sign_agreement(world.region_agent, line, signed_on=TODAY)
-    ops.record_payment(world.region_agent, line, amount="30000", paid_on=TODAY)
+    ops.sign_agreement(world.region_agent, line, signed_on=paris_today())
+    ops.record_payment(world.region_agent, line, amount="30000", paid_on=paris_today())
     with pytest.raises(ActionRefused, match="il reste 20"):
-        ops.record_payment(world.region_agent, line, amount="20000.01", paid_on=TODAY)
+        ops.record_payment(world.region_agent, line, amount="20000.01", paid_on=paris_today())
     assert line.remaining_to_pay == Decimal("20000")
     event = ops.settle_line(world.region_agent, line)
     assert line.released_amount == Decimal("20000") and event.data["released_amount"] == "20000.00"
@@ -278,7 +275,7 @@ def test_signing_and_repaying_through_the_pages(client, world, granted_loan):
     login(client, world.bpi_agent)
     url = f"/dossiers/{case.reference}/demandes/{line.id}/actions"
     response = client.post(f"{url}/sign_agreement", data={
-        "signed_on": TODAY.isoformat(), "instalment_count": "trois", "frequency_months": "3",
+        "signed_on": paris_today().isoformat(), "instalment_count": "trois", "frequency_months": "3",
         "version": line.version})
     assert response.status_code == 303
     db.session.expire_all()
@@ -287,16 +284,16 @@ def test_signing_and_repaying_through_the_pages(client, world, granted_loan):
     assert "doit être un nombre entier de 1 à 240" in page
     line = db.session.get(FundingLine, line.id)
     client.post(f"{url}/sign_agreement", data={
-        "signed_on": TODAY.strftime("%d/%m/%Y"), "instalment_count": "3", "frequency_months": "3",
+        "signed_on": paris_today().strftime("%d/%m/%Y"), "instalment_count": "3", "frequency_months": "3",
         "deferral_months": "0", "version": line.version})
     db.session.expire_all()
     line = db.session.get(FundingLine, line.id)
     assert line.state == "agreement_signed" and len(line.instalments) == 3
-    client.post(f"{url}/record_payment", data={"amount": "10 000", "paid_on": TODAY.isoformat(),
+    client.post(f"{url}/record_payment", data={"amount": "10 000", "paid_on": paris_today().isoformat(),
                                                "version": line.version})
     db.session.expire_all()
     line = db.session.get(FundingLine, line.id)
-    client.post(f"{url}/record_repayment", data={"amount": "1 000,50", "repaid_on": TODAY.isoformat(),
+    client.post(f"{url}/record_repayment", data={"amount": "1 000,50", "repaid_on": paris_today().isoformat(),
                                                  "version": line.version})
     db.session.expire_all()
     line = db.session.get(FundingLine, line.id)
@@ -322,7 +319,7 @@ def test_the_applicant_sees_the_schedule_of_their_loan(client, world, signed_loa
 
 def test_settling_a_loan_on_the_page_asks_for_the_reason_of_the_write_off(client, world, signed_loan):
     line = signed_loan
-    ops.record_payment(world.bpi_agent, line, amount="40000", paid_on=TODAY)
+    ops.record_payment(world.bpi_agent, line, amount="40000", paid_on=paris_today())
     db.session.commit()
     login(client, world.bpi_agent)
     page = client.get(f"/dossiers/{line.case.reference}").get_data(as_text=True)
