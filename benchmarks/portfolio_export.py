@@ -39,6 +39,7 @@ import tracemalloc
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from common import siret  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -48,22 +49,6 @@ AGENCY_SLUG = "region-bench"
 
 # --------------------------------------------------------------------------- seeding (subprocess)
 
-def _siret(seed: int) -> str:
-    def luhn_digit(digits: str) -> str:
-        for check in "0123456789":
-            total = 0
-            for index, char in enumerate(reversed(digits + check)):
-                value = int(char) * (2 if index % 2 else 1)
-                total += value - 9 if value > 9 else value
-            if total % 10 == 0:
-                return check
-        raise AssertionError
-
-    siren8 = f"{(seed * 7919 + 13) % 10**8:08d}"
-    siren = siren8 + luhn_digit(siren8)
-    nic4 = f"{seed % 10**4:04d}"
-    return siren + nic4 + luhn_digit(siren + nic4)
-
 
 def seed(count: int, url: str) -> None:
     from flask_migrate import upgrade
@@ -71,6 +56,7 @@ def seed(count: int, url: str) -> None:
 
     from atelier import create_app
     from atelier.extensions import db
+    from atelier.audit import AuditChainHead
     from atelier.models import (Agency, Case, CaseAgency, Committee, Company, Event, FundingLine, Payment,
                                 Scheme, User)
 
@@ -82,7 +68,7 @@ def seed(count: int, url: str) -> None:
 
         run(insert(Agency), [
             {"id": 1, "name": "Région (banc d'essai)", "short_name": "Région", "slug": AGENCY_SLUG,
-             "kind": "region", "siret": _siret(1)},
+             "kind": "region", "siret": siret(1)},
             {"id": 2, "name": "Agence partenaire (banc d'essai)", "short_name": "AER", "slug": "aer-bench",
              "kind": "development_agency"},
         ])
@@ -118,7 +104,7 @@ def seed(count: int, url: str) -> None:
             name = f"Société bourguignonne de mécanique n°{index}"
             if index % 100 == 0:
                 name = f'=HYPERLINK("http://x","{index}")'  # the odd hostile name
-            companies.append({"id": index, "siret": _siret(1000 + index), "siren": _siret(1000 + index)[:9],
+            companies.append({"id": index, "siret": siret(1000 + index), "siren": siret(1000 + index)[:9],
                               "name": name, "legal_form": "SAS", "naf_code": "28.41Z",
                               "headcount": 12 + index % 40,
                               "turnover": Decimal("1500000"), "balance_sheet": Decimal("900000"),
@@ -188,8 +174,23 @@ def seed(count: int, url: str) -> None:
                                "from_state": "on_agenda", "to_state": "approved"})
         run(insert(FundingLine), lines)
         run(insert(Payment), payments)
+        heads = _chain(events)  # bulk inserts bypass the ORM listener that chains the audit trail
         run(insert(Event), events)
+        run(insert(AuditChainHead), heads)
         db.session.commit()
+
+
+def _chain(events: list[dict]) -> list[dict]:
+    """Give the event rows (in insertion order) their audit hashes, as atelier/audit.py would; return
+    the chain heads of their dossiers."""
+    from atelier.audit import GENESIS, chain_hash
+
+    last, counts = {}, {}
+    for row in events:
+        row["previous_hash"] = last.get(row["case_id"], GENESIS)
+        row["hash"] = last[row["case_id"]] = chain_hash(row, row["previous_hash"])
+        counts[row["case_id"]] = counts.get(row["case_id"], 0) + 1
+    return [{"case_id": case_id, "last_hash": last[case_id], "event_count": counts[case_id]} for case_id in last]
 
 
 # --------------------------------------------------------------------------- measured runs (subprocess)

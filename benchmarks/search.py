@@ -35,6 +35,7 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from common import siret  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -63,23 +64,6 @@ COMMON = "quincaillerie"  # in about one title in ten
 LOOKUP_BOUND = 10.0
 
 
-def _siret(seed: int) -> str:
-    def luhn_digit(digits: str) -> str:
-        for check in "0123456789":
-            total = 0
-            for index, char in enumerate(reversed(digits + check)):
-                value = int(char) * (2 if index % 2 else 1)
-                total += value - 9 if value > 9 else value
-            if total % 10 == 0:
-                return check
-        raise AssertionError
-
-    siren8 = f"{(seed * 7919 + 13) % 10**8:08d}"
-    siren = siren8 + luhn_digit(siren8)
-    nic4 = f"{seed % 10**4:04d}"
-    return siren + nic4 + luhn_digit(siren + nic4)
-
-
 def build(app, count: int) -> dict:
     """Seed ``count`` dossiers; return what the searches look for."""
     from sqlalchemy import insert
@@ -106,7 +90,7 @@ def build(app, count: int) -> dict:
     for index in range(1, company_count + 1):
         town, departement = TOWNS[index % len(TOWNS)]
         name = f"{rng.choice(WORDS).capitalize()} {rng.choice(WORDS)} {town} n°{index}"
-        companies.append({"id": index, "siret": _siret(index), "siren": _siret(index)[:9], "name": name,
+        companies.append({"id": index, "siret": siret(index), "siren": siret(index)[:9], "name": name,
                           "legal_form": "SAS", "naf_code": "25.62A", "headcount": 12, "turnover": Decimal(1),
                           "balance_sheet": Decimal(1), "address": "1 rue du Banc", "postcode": "21000",
                           "commune": town, "departement": departement})
