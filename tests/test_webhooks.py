@@ -80,7 +80,9 @@ def receiver():
 
 @pytest.fixture(autouse=True)
 def plain_http_allowed(app, monkeypatch):
+    """The receiver is a plain HTTP server on 127.0.0.1: the allow-list names it, nothing more."""
     monkeypatch.setitem(app.config, "WEBHOOKS_ALLOW_HTTP", True)
+    monkeypatch.setitem(app.config, "WEBHOOKS_ALLOWED_NETWORKS", ["127.0.0.1/32"])
 
 
 def add_webhook(world, agency, url, secret="secret-de-test-assez-long"):

@@ -75,6 +75,15 @@ def test_a_wrong_address_is_shown_beside_its_field(admin_client, world):
     assert db.session.scalar(select(func.count()).select_from(Webhook)) == 0
 
 
+def test_an_internal_address_is_refused_beside_its_field(admin_client, world):
+    response = admin_client.post(base(world) + "/nouveau", data={
+        "url": "https://169.254.169.254/latest/meta-data/", "secret": ""})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert 'id="url-error"' in html and "réseau privé" in html
+    assert db.session.scalar(select(func.count()).select_from(Webhook)) == 0
+
+
 @pytest.mark.parametrize("person", ["region_agent", "applicant", "region_secretary"])
 def test_only_admins_see_the_pages(client, world, person):
     webhook = webhook_of(world, world.region)
@@ -119,14 +128,15 @@ def test_the_log_shows_every_attempt_and_lets_the_admin_retry_what_failed(admin_
     case = create_case("submitted")
 
     def down(url, body, headers, timeout):
-        return None, "ConnectionRefusedError: [Errno 111] Connection refused"
+        raise ConnectionRefusedError(111, "Connection refused")
 
     deliver_due(sender=down)
     head = db.session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)).first()
     head.status = "failed"
     db.session.commit()
     html = admin_client.get(base(world) + "/envois").get_data(as_text=True)
-    assert case.reference in html and "Connection refused" in html and "Abandonné" in html
+    assert case.reference in html and "Connexion refusée" in html and "Abandonné" in html
+    assert "Connection refused" not in html and "Errno" not in html  # a category, never the exception
     assert "Relancer" in html
     only_failed = admin_client.get(base(world) + f"/envois?webhook={webhook.id}&statut=failed").get_data(as_text=True)
     assert only_failed.count("<tr>") == 2  # the header and the failed one

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture(autouse=True)
 def plain_http_allowed(app, monkeypatch):
+    """The receiver is a plain HTTP server on 127.0.0.1: the allow-list names it, nothing more."""
     monkeypatch.setitem(app.config, "WEBHOOKS_ALLOW_HTTP", True)
+    monkeypatch.setitem(app.config, "WEBHOOKS_ALLOWED_NETWORKS", ["127.0.0.1/32"])
 
 
 def test_two_loops_never_send_the_same_delivery_and_keep_the_order(app, world, create_case):

@@ -3,9 +3,13 @@ import click
 from flask import Flask
 
 from ..loops import run_every
+from .network import parse_allowed_networks
 
 
 def register_webhook_commands(app: Flask) -> None:
+    # A mistyped allow-list stops the start, with its French message, rather than every delivery.
+    parse_allowed_networks(app.config.get("WEBHOOKS_ALLOWED_NETWORKS"))
+
     @app.cli.command("deliver-webhooks")
     @click.option("--once", is_flag=True, help="Envoyer ce qui est dû, puis s'arrêter.")
     @click.option("--interval", type=click.FloatRange(min=0.1), default=None,

@@ -7,10 +7,13 @@ the row pending: it is sent again with the same ``X-Atelier-Delivery`` id (at le
 
 A delivery is due when it is pending, its webhook is active, its time has come, and no earlier
 event of the same dossier is still pending for the same webhook (in order per dossier).
+
+Only public addresses are reached (``network.py``): the host is resolved and checked at every
+attempt, and the connection goes to the checked address. Whatever fails with one delivery is a
+failed attempt of that delivery, logged as a French category; the loop goes on with the others.
 """
 import hashlib
 import hmac
-import http.client
 import json
 import time
 from datetime import datetime, timedelta, timezone
@@ -24,10 +27,14 @@ from ..cases.models import Event
 from ..common import utcnow
 from ..extensions import db
 from .models import Webhook, WebhookAttempt, WebhookDelivery
+from .network import failure_category, parse_allowed_networks, pinned_connection
 
 USER_AGENT = "Atelier-des-projets-webhooks/1"
 DEFAULTS = {
     "WEBHOOKS_ALLOW_HTTP": False,  # plain http:// addresses (tests, local development)
+    # Networks a delivery may reach although they are not public, e.g. ["10.1.2.0/24"] for a
+    # partner on a private link, ["127.0.0.1/32"] for the tests' local receiver.
+    "WEBHOOKS_ALLOWED_NETWORKS": (),
     "WEBHOOKS_TIMEOUT_SECONDS": 10,
     "WEBHOOKS_RETRY_BASE_SECONDS": 30,  # first retry after 30 s, then 1 min, 2 min, 4 min…
     "WEBHOOKS_RETRY_MAX_SECONDS": 3600,  # … at most one hour apart
@@ -85,19 +92,22 @@ def url_allowed(url: str) -> bool:
     return scheme == "https" or (scheme == "http" and bool(setting("WEBHOOKS_ALLOW_HTTP")))
 
 
+def allowed_networks() -> tuple:
+    """The networks named by ``WEBHOOKS_ALLOWED_NETWORKS`` (see ``network.py``)."""
+    return parse_allowed_networks(setting("WEBHOOKS_ALLOWED_NETWORKS"))
+
+
 def post(url: str, body: bytes, headers: dict, timeout: float) -> tuple[int | None, str | None]:
-    """POST ``body``; the HTTP status, or ``None`` and the error. Redirects are not followed."""
+    """POST ``body`` to a checked address of the host; the HTTP status (and no error). Redirects
+    are not followed. Raises on failure, :class:`ForbiddenAddress` included (see ``attempt``)."""
     parts = urlsplit(url)
-    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    connection = connection_class(parts.hostname, parts.port, timeout=timeout)
+    connection = pinned_connection(parts, allowed_networks(), timeout)
     try:
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
         response.read(64 * 1024)
         return response.status, None
-    except (OSError, http.client.HTTPException, ValueError) as error:
-        return None, (f"{type(error).__name__}: {error}")[:300]
     finally:
         connection.close()
 
@@ -139,17 +149,23 @@ def attempt(delivery: WebhookDelivery, now: datetime, sender=post) -> WebhookAtt
                                .where(Event.id == delivery.event_id)).one()
     delivery.event = event
     webhook = delivery.webhook
-    body = body_of(payload_of(event))
     started = time.monotonic()
-    if url_allowed(webhook.url):
-        status, error = sender(webhook.url, body, headers_for(delivery, body, str(int(time.time()))),
-                               setting("WEBHOOKS_TIMEOUT_SECONDS"))
-    else:
-        status, error = None, "Adresse refusée : seules les adresses https:// sont autorisées."
+    # Whatever goes wrong with this one delivery is a failed attempt, logged as a category: it
+    # never stops the loop, and never shows the exception's text.
+    try:
+        if url_allowed(webhook.url):
+            body = body_of(payload_of(event))
+            status, error = sender(webhook.url, body, headers_for(delivery, body, str(int(time.time()))),
+                                   setting("WEBHOOKS_TIMEOUT_SECONDS"))
+        else:
+            status, error = None, "Adresse refusée : seules les adresses https:// sont autorisées."
+    except Exception as failure:
+        status, error = None, failure_category(failure)
     duration_ms = int((time.monotonic() - started) * 1000)
     if status is not None and not 200 <= status < 300 and error is None:
         error = f"Réponse HTTP {status}"
-    record = WebhookAttempt(delivery=delivery, attempted_at=now, status_code=status, error=error,
+    record = WebhookAttempt(delivery=delivery, attempted_at=now, status_code=status,
+                            error=error[:300] if error else None,
                             duration_ms=duration_ms)
     db.session.add(record)
     delivery.attempts += 1

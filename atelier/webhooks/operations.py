@@ -12,7 +12,8 @@ from ..auth.models import User
 from ..common import ActionRefused, utcnow
 from ..extensions import db
 from ..forms import one_line
-from .delivery import setting
+from .delivery import allowed_networks, setting
+from .network import literal_address, permitted
 from .models import Webhook, WebhookDelivery
 
 MIN_SECRET_LENGTH = 16
@@ -26,7 +27,9 @@ def _admin_only(actor: User | None) -> None:
 
 
 def parse_webhook_url(value, field: str | None = "url") -> str:
-    """An https:// address (http:// too where WEBHOOKS_ALLOW_HTTP is set), or a French refusal."""
+    """An https:// address (http:// too where WEBHOOKS_ALLOW_HTTP is set), or a French refusal.
+
+    An IP address written in the URL must be public (or in WEBHOOKS_ALLOWED_NETWORKS)."""
     url = one_line(value or "")
     if not url:
         raise ActionRefused("Indiquez l'adresse qui recevra les événements.", field)
@@ -53,6 +56,11 @@ def parse_webhook_url(value, field: str | None = "url") -> str:
                             "le secret sert à authentifier les envois.", field)
     if parts.fragment:
         raise ActionRefused("L'adresse ne peut pas contenir de fragment (#…).", field)
+    # A name is checked at each delivery, once resolved; an address typed as such is refused now.
+    address = literal_address(parts.hostname)
+    if address is not None and not permitted(address, allowed_networks()):
+        raise ActionRefused("Cette adresse désigne un réseau privé, local ou réservé : les événements "
+                            "ne sont envoyés qu'à des adresses publiques.", field)
     return url
 
 
