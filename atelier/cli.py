@@ -82,6 +82,10 @@ def register_commands(app: Flask) -> None:
         rows = sum(manifest["tables"].values())
         click.echo(f"Sauvegarde écrite dans {directory} : base {manifest['database']} ({rows} lignes), "
                    f"{manifest['files']['count']} fichier(s) déposé(s).")
+        if manifest["files_missing"]:
+            click.echo(f"{len(manifest['files_missing'])} fichier(s) supprimé(s) pendant la copie, non "
+                       f"sauvegardé(s) (voir files_missing dans manifest.json) : "
+                       f"{', '.join(manifest['files_missing'])}.")
 
     @app.cli.command("restore")
     @click.argument("directory", type=click.Path(exists=True, file_okay=False))

@@ -28,9 +28,13 @@ def files_of(folder) -> dict[str, bytes]:
 
 
 def snapshot(app) -> tuple[dict, list, dict]:
+    """Counts, dossiers, and the files the rows refer to (other tests leave files nothing refers to)."""
     db.session.expire_all()
     cases = sorted(db.session.execute(select(Case.reference, Case.state, Case.title)).all())
-    return table_counts(), cases, files_of(app.config["UPLOAD_FOLDER"])
+    referenced = set(db.session.scalars(select(Document.stored_name)))
+    files = {name: content for name, content in files_of(app.config["UPLOAD_FOLDER"]).items()
+             if name in referenced}
+    return table_counts(), cases, files
 
 
 @pytest.fixture
@@ -44,8 +48,10 @@ def dossier_with_documents(world, create_case, app):
 
 def test_backup_change_restore_compare(app, runner, world, create_case, dossier_with_documents, tmp_path):
     target = tmp_path / "sauvegarde"
-    before = snapshot(app)  # other tests may have left files in the upload folder: compared too
-    assert set(db.session.scalars(select(Document.stored_name))) <= set(before[2])
+    before = snapshot(app)
+    assert set(db.session.scalars(select(Document.stored_name))) == set(before[2])
+    stray = Path(app.config["UPLOAD_FOLDER"]) / ("ab" * 16)  # a file no row refers to
+    stray.write_bytes(PDF)
 
     result = runner.invoke(args=["backup", str(target)])
     assert result.exit_code == 0, result.output
@@ -56,7 +62,8 @@ def test_backup_change_restore_compare(app, runner, world, create_case, dossier_
     assert manifest["tables"]["cases"] == 1 and manifest["tables"]["documents"] == 2
     assert manifest["files"]["count"] == len(before[2]) and manifest["migration"]
     assert (target / manifest["database_file"]).is_file()
-    assert set(files_of(target / "uploads")) == set(before[2])
+    assert set(files_of(target / "uploads")) == set(before[2])  # the stray file is not saved
+    assert manifest["files_missing"] == []
 
     # change: a new dossier, a deleted document (its file goes too)
     create_case("submitted")
@@ -71,6 +78,7 @@ def test_backup_change_restore_compare(app, runner, world, create_case, dossier_
     assert result.exit_code == 0, result.output
     assert "restaurée" in result.output
     assert snapshot(app) == before
+    assert files_of(app.config["UPLOAD_FOLDER"]) == before[2]  # exactly the saved files, nothing else
     assert os.stat(app.config["UPLOAD_FOLDER"]).st_mode & 0o077 == 0  # the folder stays private
     # the restored database is a working one: the audit chains are intact, and it can be written
     assert runner.invoke(args=["verify-audit"]).exit_code == 0
@@ -114,3 +122,20 @@ def test_postgresql_backup_is_a_pg_dump_archive(app, runner, dossier_with_docume
     result = runner.invoke(args=["restore", str(target), "--yes"])
     assert result.exit_code == 0, result.output
     assert table_counts()["documents"] == 2
+
+
+def test_a_backup_that_fails_halfway_leaves_nothing_that_looks_like_a_backup(
+        app, runner, dossier_with_documents, tmp_path, monkeypatch):
+    from atelier import backup as backup_module
+
+    def disk_full(source, destination):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(backup_module, "_copy_file", disk_full)
+    target = tmp_path / "sauvegarde"
+    result = runner.invoke(args=["backup", str(target)])
+    assert result.exit_code == 1 and "La sauvegarde a échoué" in result.output
+    assert not target.exists()
+    (tmp_path / "vide").mkdir()
+    assert runner.invoke(args=["backup", str(tmp_path / "vide")]).exit_code == 1
+    assert list((tmp_path / "vide").iterdir()) == []  # the empty folder given is left empty
