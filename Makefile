@@ -64,7 +64,7 @@ demo: $(VENV)/.installed  ## load the demo data (does nothing the second time)
 serve: $(VENV)/.installed db  ## production-like: gunicorn and the webhooks' loop (set ATELIER_ENV_NAME=production and a secret)
 	@$(FLASK) deliver-webhooks & loop=$$!; \
 	trap 'kill $$loop 2>/dev/null; wait $$loop 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/gunicorn --workers 3 --bind $(HOST):$(PORT) wsgi:app
+	$(BIN)/gunicorn --config gunicorn.conf.py --workers 3 --bind $(HOST):$(PORT) wsgi:app
 
 # Production: PostgreSQL only (SQLite takes one writer at a time), a secret key, the migrations applied,
 # then gunicorn with WORKERS processes of THREADS threads, and the webhooks' loop beside it.
@@ -86,7 +86,7 @@ serve-prod: $(VENV)/.installed  ## production on PostgreSQL (ATELIER_DATABASE_UR
 	$(FLASK) deliver-webhooks & loop=$$!; \
 	$(FLASK) send-notifications --loop 10 & mails=$$!; \
 	trap 'kill $$loop $$mails 2>/dev/null; wait $$loop $$mails 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/gunicorn --workers $(WORKERS) --threads $(THREADS) --worker-class gthread \
+	$(BIN)/gunicorn --config gunicorn.conf.py --workers $(WORKERS) --threads $(THREADS) --worker-class gthread \
 	    --bind $(HOST):$(PORT) --timeout 60 --graceful-timeout 20 --access-logfile - wsgi:app
 
 # The load tests alone (PostgreSQL needed: ATELIER_TEST_DATABASE_URL), with their figures printed;

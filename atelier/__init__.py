@@ -37,6 +37,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .security import init_security
 
     init_security(app)
+    from .web import init_private_responses
+
+    init_private_responses(app)
 
     from . import models  # noqa: F401  (every model registered before use)
     from .formatting import register_filters

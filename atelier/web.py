@@ -3,7 +3,7 @@ from functools import wraps
 from typing import Callable, TypeVar
 from urllib.parse import urlsplit
 
-from flask import abort, flash, request
+from flask import Flask, abort, flash, g, request, session
 from flask_login import current_user, login_required
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -108,3 +108,31 @@ def page_number() -> int:
     except ValueError:
         return 1
     return min(max(1, page), MAX_PAGE)
+
+
+# --------------------------------------------------------------------------- caching
+
+PRIVATE_CACHE_CONTROL = "private, no-store"
+
+
+def init_private_responses(app: Flask) -> None:
+    """What is sent to a logged-in person or to an API token is theirs alone: no browser or proxy
+    keeps a copy (``Cache-Control: private, no-store``) — pages, JSON, exports, downloaded files,
+    error pages alike. A view that already forbids storing (``no-store``, e.g. a page showing a
+    secret once) keeps its own header. The site's public static files stay cacheable."""
+
+    @app.after_request
+    def keep_private_responses_out_of_caches(response):
+        if request.endpoint != "static" and _speaks_to_someone():
+            if "no-store" not in (response.headers.get("Cache-Control") or ""):
+                response.headers["Cache-Control"] = PRIVATE_CACHE_CONTROL
+        return response
+
+
+def _speaks_to_someone() -> bool:
+    if "Authorization" in request.headers:  # an API token, valid or not: its answer is for it alone
+        return True
+    user = g.get("_login_user")  # loaded by Flask-Login or by the API's token check
+    if user is not None and user.is_authenticated:
+        return True
+    return "_user_id" in session  # logged in, even if this view never looked at who

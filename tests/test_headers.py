@@ -1,5 +1,6 @@
-"""Security headers on every response, no inline script or style for the CSP to break, and ``next``
-redirects that stay on this site."""
+"""Security headers on every response, no inline script or style for the CSP to break, ``next``
+redirects that stay on this site, and nothing personal left in a browser's or a proxy's cache."""
+import io
 import re
 from pathlib import Path
 
@@ -7,6 +8,9 @@ import pytest
 from flask import Flask
 
 from atelier import PROJECT_ROOT, create_app
+from atelier.api.tokens import create_token
+from atelier.cases import documents
+from atelier.extensions import db
 from atelier.security import CONTENT_SECURITY_POLICY
 from atelier.web import safe_next_url
 from conftest import PASSWORD, login
@@ -156,3 +160,67 @@ def test_session_cookie_flags(app, overrides, secure):
     cookie = _session_cookie(response)
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert ("Secure" in cookie.split("; ")) is secure
+
+
+# --------------------------------------------------------------------------- caching
+
+PRIVATE = "private, no-store"
+
+
+def test_every_page_to_a_logged_in_person_is_kept_out_of_caches(app, client, world):
+    routes = [path for path in _parameterless_get_routes(app) if not path.startswith("/static")]
+    for person in (world.applicant, world.region_agent, world.region_secretary, world.admin):
+        login(client, person)
+        for path in routes:
+            response = client.get(path)
+            assert response.headers.get("Cache-Control") == PRIVATE, (person.role, path, response.status_code)
+        assert client.get("/nulle-part").headers["Cache-Control"] == PRIVATE  # error pages too
+
+
+def test_downloads_of_a_logged_in_person_are_kept_out_of_caches(client, world, create_case):
+    draft = create_case("draft")
+    document = documents.add_document(world.applicant, draft, "other",
+                                      _Upload(b"%PDF-1.4\n%%EOF\n", "devis.pdf"))
+    db.session.commit()
+    login(client, world.applicant)
+    response = client.get(f"/dossiers/{draft.reference}/pieces/{document.id}")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == PRIVATE
+    login(client, world.region_agent)
+    for fmt in ("xlsx", "csv"):
+        response = client.get("/organisme/exports/portefeuille", query_string={"format": fmt})
+        assert response.status_code == 200 and response.headers["Cache-Control"] == PRIVATE
+
+
+def test_public_static_files_stay_cacheable_even_for_a_logged_in_person(client, world):
+    for logged_in in (False, True):
+        if logged_in:
+            login(client, world.applicant)
+        response = client.get("/static/atelier.css")
+        assert response.status_code == 200
+        assert "no-store" not in response.headers.get("Cache-Control", "")
+        assert "private" not in response.headers.get("Cache-Control", "")
+
+
+def test_anonymous_public_pages_are_not_marked_private(client):
+    for path in ("/", "/connexion", "/api/v1/openapi.json"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert "private" not in response.headers.get("Cache-Control", ""), path
+
+
+def test_every_answer_to_an_api_token_is_kept_out_of_caches(client, world):
+    _, token = create_token(world.region_agent, name="Logiciel", scope="read", days=30)
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    for path in ("/api/v1/me", "/api/v1/cases", "/api/v1/agencies", "/api/v1/lines/99999999"):
+        response = client.get(path, headers=headers)
+        assert response.headers.get("Cache-Control") == PRIVATE, (path, response.status_code)
+        assert "Set-Cookie" not in response.headers
+    response = client.get("/api/v1/cases", headers={"Authorization": "Bearer pas-un-jeton"})
+    assert response.status_code == 401 and response.headers["Cache-Control"] == PRIVATE
+
+
+class _Upload:
+    def __init__(self, content: bytes, filename: str):
+        self.stream = io.BytesIO(content)
+        self.filename = filename

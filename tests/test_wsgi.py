@@ -1,8 +1,17 @@
-"""The WSGI entry point trusts proxy headers only when told how many proxies stand in front."""
+"""The WSGI entry point trusts proxy headers only when told how many proxies stand in front; under
+gunicorn, responses do not name the server software."""
+import http.client
 import importlib
+import os
+import socket
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from atelier import PROJECT_ROOT
 
 
 def _load_wsgi(monkeypatch, hops):
@@ -37,3 +46,61 @@ def test_behind_one_proxy_the_client_address_is_the_forwarded_one(monkeypatch):
                                  environ_base={"REMOTE_ADDR": "10.0.0.1"})
     assert seen["address"] == "203.0.113.7"
     sys.modules.pop("wsgi", None)
+
+
+# --------------------------------------------------------------------------- under gunicorn
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _get(port: int, path: str, deadline: float) -> http.client.HTTPResponse:
+    while True:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            response.read()
+            return response
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+        finally:
+            connection.close()
+
+
+def test_the_makefile_starts_gunicorn_with_the_projects_settings():
+    lines = [line for line in (PROJECT_ROOT / "Makefile").read_text().splitlines() if "/gunicorn " in line]
+    assert len(lines) == 2  # make serve and make serve-prod
+    assert all("--config gunicorn.conf.py" in line for line in lines)
+
+
+def test_gunicorn_does_not_say_its_name_or_version(tmp_path):
+    """A real gunicorn, started as make serve-prod starts it, answers without ``Server: gunicorn``."""
+    port = _free_port()
+    env = {**os.environ, "ATELIER_DATABASE_URL": f"sqlite:///{tmp_path / 'atelier.sqlite3'}",
+           "ATELIER_SECRET_KEY": "clé-de-test-gunicorn", "ATELIER_UPLOAD_FOLDER": str(tmp_path / "uploads")}
+    env.pop("ATELIER_PROXY_HOPS", None)
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "--config", "gunicorn.conf.py", "--workers", "1",
+         "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        for path in ("/static/atelier.css", "/connexion", "/nulle-part"):
+            response = _get(port, path, deadline)
+            assert response.status in (200, 404)
+            headers = response.getheaders()
+            assert response.getheader("Server") == "atelier", headers
+            assert not any("gunicorn" in value.lower() for _, value in headers), headers
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        server.stderr.close()
