@@ -24,6 +24,11 @@ class DefaultConfig:
     # The request body may hold the file plus the form around it.
     MAX_CONTENT_LENGTH = UPLOAD_MAX_BYTES + 512 * 1024
     UPLOAD_FOLDER = None  # default: <instance>/uploads
+    # Upload quotas (documents and message attachments together; 0 or "" turns one off).
+    UPLOAD_MAX_FILES_PER_CASE = 50
+    UPLOAD_MAX_BYTES_PER_CASE = 100 * 1024 * 1024
+    UPLOAD_MAX_BYTES_PER_ACCOUNT = 500 * 1024 * 1024
+    UPLOAD_RATE_LIMIT = "30 per 10 minutes"  # per account, counted in RATELIMIT_STORAGE_URI
     PAGE_SIZE = 25
     TIMEZONE = "Europe/Paris"
     RATELIMIT_STORAGE_URI = "memory://"  # e.g. redis://localhost:6379/0 in production

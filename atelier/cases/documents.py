@@ -26,6 +26,7 @@ from ..auth.models import User
 from ..common import ActionRefused, utcnow
 from ..extensions import db
 from ..schemes.models import DOCUMENT_KINDS
+from . import quotas
 from .models import Case, Document
 from .operations import _check_editable
 
@@ -164,15 +165,34 @@ def add_document(actor: User, case: Case, kind: str, file_storage) -> Document:
         raise ActionRefused("Choisissez le type de pièce dans la liste.", "kind")
     if file_storage is None or not getattr(file_storage, "filename", None):
         raise ActionRefused("Choisissez un fichier à envoyer.", "file")
-    filename, file_type, data = checked_upload(file_storage, field="file")
-    stored_name = store_file(data)
-    document = Document(case=case, kind=kind, filename=filename, stored_name=stored_name,
-                        content_type=file_type.content_type, size_bytes=len(data),
+    upload = accept_upload(actor, case, file_storage, field="file")
+    document = Document(case=case, kind=kind, filename=upload.filename, stored_name=upload.stored_name,
+                        content_type=upload.file_type.content_type, size_bytes=upload.size_bytes,
                         uploaded_by_id=actor.id)
     db.session.add(document)
     case.updated_at = utcnow()
     db.session.flush()
     return document
+
+
+@dataclass(frozen=True)
+class AcceptedUpload:
+    filename: str  # as the person named it, cleaned
+    file_type: FileType
+    stored_name: str
+    size_bytes: int
+
+
+def accept_upload(actor: User, case: Case, file_storage, *, field: str) -> AcceptedUpload:
+    """The one way a file enters the site (a supporting document, a file attached to a message):
+    counted against the account's upload rate, checked by content, measured against the dossier's
+    and the account's quotas, and only then written (removed again if the transaction rolls back).
+    Any refusal is a French message beside ``field`` and leaves nothing stored."""
+    quotas.count_upload(actor, field)
+    filename, file_type, data = checked_upload(file_storage, field=field)
+    quotas.check_room(actor, case, len(data), field)
+    stored_name = store_file(data)
+    return AcceptedUpload(filename, file_type, stored_name, len(data))
 
 
 def checked_upload(file_storage, *, field: str):

@@ -319,7 +319,7 @@ class Document(db.Model):
     stored_name: Mapped[str] = mapped_column(String(64), unique=True)
     content_type: Mapped[str] = mapped_column(String(100))
     size_bytes: Mapped[int]
-    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)  # account quota
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case = relationship("Case", back_populates="documents")

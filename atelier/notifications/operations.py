@@ -119,7 +119,7 @@ def queue_digests(today: date | None = None) -> int:
 def post_message(actor: User, case: Case, *, body: str, internal: bool = False,
                  attachment=None) -> Message:
     """``ops.post_message``, then the attached file (if any) in the same transaction: checked by
-    content like the supporting documents (allow-list, size limit), stored with a random name."""
+    content like the supporting documents (allow-list, size limit, quotas), stored with a random name."""
     message = case_operations.post_message(actor, case, body=body, internal=internal)
     if attachment is not None and getattr(attachment, "filename", None):
         add_attachment(actor, message, attachment)
@@ -127,11 +127,10 @@ def post_message(actor: User, case: Case, *, body: str, internal: bool = False,
 
 
 def add_attachment(actor: User, message: Message, file_storage) -> MessageAttachment:
-    filename, file_type, data = documents.checked_upload(file_storage, field="attachment")
-    stored_name = documents.store_file(data)  # removed if the transaction rolls back
-    attachment = MessageAttachment(message_id=message.id, filename=filename, stored_name=stored_name,
-                                   content_type=file_type.content_type, size_bytes=len(data),
-                                   uploaded_by_id=actor.id)
+    upload = documents.accept_upload(actor, message.case, file_storage, field="attachment")
+    attachment = MessageAttachment(message_id=message.id, filename=upload.filename,
+                                   stored_name=upload.stored_name, content_type=upload.file_type.content_type,
+                                   size_bytes=upload.size_bytes, uploaded_by_id=actor.id)
     db.session.add(attachment)
     db.session.flush()
     return attachment
