@@ -310,7 +310,8 @@ def test_an_agent_downloads_the_grants_of_their_agency(client, world, region, de
     response = client.get("/organisme/exports/donnees-ouvertes", query_string={"year": year,
                                                                               "agency": world.bpi.slug})
     assert response.status_code == 200
-    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"  # the charset said once
+    assert response.headers["Cache-Control"] == "private, no-store"
     assert response.headers["Content-Disposition"].startswith("attachment;")
     assert f"subventions-region-{year}.csv" in response.headers["Content-Disposition"]
     (row,) = read_scdl(response.data)

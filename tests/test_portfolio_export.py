@@ -14,8 +14,8 @@ from sqlalchemy import event
 
 from atelier.cases import operations as ops
 from atelier.exports.cells import DATE_FORMAT, MONEY_FORMAT
-from atelier.exports.portfolio import (HEADERS, PortfolioFilters, parse_filters, portfolio_file,
-                                       write_portfolio)
+from atelier.exports.portfolio import (HEADERS, XLSX_MIMETYPE, PortfolioFilters, parse_filters,
+                                       portfolio_file, write_portfolio)
 from atelier.extensions import db
 from atelier.formatting import paris_today
 
@@ -309,7 +309,7 @@ def test_an_agent_downloads_the_portfolio_of_their_agency_only(client, world, cr
     login(client, world.region_agent)
     response = client.get("/organisme/exports/portefeuille", query_string={"format": "xlsx"})
     assert response.status_code == 200
-    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert response.headers["Content-Type"] == XLSX_MIMETYPE
     disposition = response.headers["Content-Disposition"]
     assert disposition.startswith("attachment;")
     assert f"portefeuille-region-{paris_today().isoformat()}.xlsx" in disposition
@@ -320,7 +320,8 @@ def test_an_agent_downloads_the_portfolio_of_their_agency_only(client, world, cr
     for params in ({"agency": world.bpi.slug}, {"agency_id": world.bpi.id}, {"agence": "bpifrance"}):
         response = client.get("/organisme/exports/portefeuille", query_string={"format": "csv", **params})
         assert response.status_code == 200
-        assert response.mimetype == "text/csv"
+        assert response.headers["Content-Type"] == "text/csv; charset=utf-8"  # the charset said once
+        assert response.headers["Cache-Control"] == "private, no-store"
         rows = read_csv(response.data)
         assert [row[COL["N° de demande"]] for row in rows[1:]] == [str(region_line.id)]
     assert client.get(f"/organisme/{world.bpi.slug}/exports/portefeuille").status_code == 404

@@ -4,10 +4,11 @@ and the agency's downloads: its portfolio (Excel or CSV) and its grants as open 
 The downloads always concern the agent's own agency, taken from ``current_user``: no URL names an
 agency, so there is no other agency's file to ask for.
 """
-from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..common import ActionRefused
+from ..exports.downloads import send_export
 from ..exports.opendata import CSV_MIMETYPE as OPENDATA_MIMETYPE
 from ..exports.opendata import MIN_YEAR, opendata_file, opendata_filename, parse_year
 from ..exports.portfolio import (CSV_MIMETYPE, FORMATS, XLSX_MIMETYPE, parse_filters, portfolio_file,
@@ -68,8 +69,8 @@ def export_lines():
         return redirect(url_for("inbox.inbox"))
     agency = current_user.agency
     handle = portfolio_file(agency, filters, fmt)
-    return send_file(handle, mimetype=XLSX_MIMETYPE if fmt == "xlsx" else CSV_MIMETYPE, as_attachment=True,
-                     download_name=portfolio_filename(agency, fmt, paris_today()), max_age=0)
+    return send_export(handle, content_type=XLSX_MIMETYPE if fmt == "xlsx" else CSV_MIMETYPE,
+                       filename=portfolio_filename(agency, fmt, paris_today()))
 
 
 @bp.get("/exports/donnees-ouvertes")
@@ -83,5 +84,4 @@ def export_opendata():
     except ActionRefused as refused:
         flash(f"Export des données ouvertes impossible : {refused.message}", "error")
         return redirect(url_for("inbox.inbox"))
-    return send_file(handle, mimetype=OPENDATA_MIMETYPE, as_attachment=True,
-                     download_name=opendata_filename(agency, year), max_age=0)
+    return send_export(handle, content_type=OPENDATA_MIMETYPE, filename=opendata_filename(agency, year))
