@@ -58,7 +58,7 @@ install-test: $(VENV)/.installed-test
 db: $(VENV)/.installed  ## create or upgrade the database (instance/atelier.sqlite3 by default)
 	@$(FLASK) init-db
 
-demo: $(VENV)/.installed  ## load the demo data (does nothing the second time)
+demo: $(VENV)/.installed  ## load the demo data and check its audit trail (does nothing the second time)
 	@$(FLASK) seed-demo
 
 serve: $(VENV)/.installed db  ## production-like: gunicorn and the webhooks' loop (set ATELIER_ENV_NAME=production and a secret)

@@ -18,12 +18,14 @@ def register_commands(app: Flask) -> None:
 
     @app.cli.command("seed-demo")
     def seed_demo() -> None:
-        """Load the demo data (idempotent: does nothing if it is already there)."""
+        """Load the demo data (idempotent: does nothing if it is already there), then check its audit trail."""
         from .demo import load_demo
 
         created = load_demo()
         click.echo("Données de démonstration chargées." if created
                    else "Données de démonstration déjà présentes.")
+        if created:  # what was just written must pass the check any operator may run
+            _verify_audit()
 
     @app.cli.command("demo-logins")
     def demo_logins() -> None:
@@ -58,16 +60,7 @@ def register_commands(app: Flask) -> None:
     @app.cli.command("verify-audit")
     def verify_audit() -> None:
         """Check every dossier's audit trail (hash chain); exit code 1 if one is broken."""
-        from .audit import verify_chains
-
-        broken = verify_chains()
-        for chain in broken:
-            click.echo(f"Dossier {chain.reference} : historique altéré", err=True)
-            for problem in chain.problems:
-                click.echo(f"  - {problem}", err=True)
-        if broken:
-            raise click.ClickException(f"{len(broken)} dossier(s) dont l'historique a été altéré.")
-        click.echo("Historique intact : la chaîne de chaque dossier est complète et inchangée.")
+        _verify_audit()
 
     @app.cli.command("backup")
     @click.argument("directory", type=click.Path(file_okay=False))
@@ -108,3 +101,17 @@ def register_commands(app: Flask) -> None:
                 click.echo(f"  {what} : {expected} attendu(s), {found} trouvé(s)", err=True)
             raise click.ClickException("La restauration ne correspond pas au manifeste de la sauvegarde.")
         click.echo(f"Sauvegarde du {manifest['created_at']} restaurée : base et fichiers conformes au manifeste.")
+
+
+def _verify_audit() -> None:
+    """Every dossier's chain checked (``audit.verify_chains``), each broken one told; exit code 1 if any."""
+    from . import audit
+
+    broken = audit.verify_chains()
+    for chain in broken:
+        click.echo(f"Dossier {chain.reference} : historique altéré", err=True)
+        for problem in chain.problems:
+            click.echo(f"  - {problem}", err=True)
+    if broken:
+        raise click.ClickException(f"{len(broken)} dossier(s) dont l'historique a été altéré.")
+    click.echo("Historique intact : la chaîne de chaque dossier est complète et inchangée.")

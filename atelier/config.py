@@ -31,11 +31,23 @@ class DefaultConfig:
     UPLOAD_RATE_LIMIT = "30 per 10 minutes"  # per account, counted in RATELIMIT_STORAGE_URI
     PAGE_SIZE = 25
     TIMEZONE = "Europe/Paris"
-    RATELIMIT_STORAGE_URI = "memory://"  # e.g. redis://localhost:6379/0 in production
+    # Where the rate limits and the login throttling count: memory is per process, so as soon as
+    # several processes serve the site it must be a shared store, e.g. redis://127.0.0.1:6379/0
+    # (make serve-prod starts one). Add ?socket_timeout=2&socket_connect_timeout=2 to a Redis URI so
+    # that a stuck server is a quick refusal, not a hung request.
+    RATELIMIT_STORAGE_URI = "memory://"
+    # A failing store raises limits' StorageError, answered 503 (the request is refused, not let through).
+    RATELIMIT_STORAGE_OPTIONS = {"wrap_exceptions": True}
     RATELIMIT_HEADERS_ENABLED = True
     # Failed logins allowed before the form is refused for a while ("" turns a limit off).
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
     LOGIN_LIMIT_PER_ADDRESS = "20 per 15 minutes"
+    # Registrations and "forgotten password" requests (each one counts), per address typed and per
+    # network address.
+    REGISTER_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
+    REGISTER_LIMIT_PER_ADDRESS = "20 per 15 minutes"
+    RESET_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
+    RESET_LIMIT_PER_ADDRESS = "20 per 15 minutes"
     PASSWORD_RESET_MAX_AGE = 3600  # seconds a password-reset link stays valid
     # Outgoing mail. Without MAIL_SERVER each message is written as an .eml file under MAIL_FOLDER
     # (default <instance>/mail) instead of being sent.

@@ -27,7 +27,7 @@ def call(client, method, url, headers, json=None, status=200):
     return response.get_json()
 
 
-def test_the_whole_story_through_the_api(client, world, bearer):
+def test_the_whole_story_through_the_api(client, world, bearer, runner):
     applicant, region, bpi = bearer(world.applicant), bearer(world.region_agent), bearer(world.bpi_agent)
     aer, secretary = bearer(world.aer_agent), bearer(world.region_secretary)
     today = paris_today()
@@ -101,3 +101,5 @@ def test_the_whole_story_through_the_api(client, world, bearer):
     # every event was written by the operations, with its actor
     actors = {e.name: e.actor_id for e in db.session.scalars(select(Event).where(Event.name == "approve"))}
     assert actors["approve"] == world.region_secretary.id
+    audit = runner.invoke(args=["verify-audit"])
+    assert audit.exit_code == 0, audit.output

@@ -12,7 +12,7 @@ from atelier.formatting import paris_today
 from atelier.models import CaseAgency, Event, MinimisAid
 
 
-def test_two_agencies_transfer_opinion_decisions_payment_and_close(world, create_case):
+def test_two_agencies_transfer_opinion_decisions_payment_and_close(world, create_case, runner):
     case = create_case("draft")
     assert case.reference.startswith(f"AP-{paris_today().year}-")
     ops.submit_case(world.applicant, case)
@@ -57,3 +57,6 @@ def test_two_agencies_transfer_opinion_decisions_payment_and_close(world, create
     assert names == ["create", "submit", "accept", "start_review", "start_review", "transfer",
                      "ask_opinion", "give_opinion", "propose", "propose", "approve", "reject",
                      "sign_agreement", "record_payment", "settle", "close"]
+    db.session.commit()
+    audit = runner.invoke(args=["verify-audit"])
+    assert audit.exit_code == 0, audit.output

@@ -49,7 +49,7 @@ def _event(client, case, event, user, line=None, **data):
     assert not errors, (event, errors)
 
 
-def test_from_registration_to_a_closed_dossier(client, world):
+def test_from_registration_to_a_closed_dossier(client, world, runner):
     world.region_scheme.required_documents = ["business_plan"]
     db.session.commit()
     today = paris_today()
@@ -152,3 +152,7 @@ def test_from_registration_to_a_closed_dossier(client, world):
     page = client.get(f"/dossiers/{case.reference}").get_data(as_text=True)
     assert "Clos" in page and "/actions/" not in page  # the timeline, and no button left to press
     assert "Projet cohérent avec notre avance." not in page
+
+    # --- the whole story left an audit trail that checks out
+    audit = runner.invoke(args=["verify-audit"])
+    assert audit.exit_code == 0, audit.output

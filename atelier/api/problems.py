@@ -12,6 +12,7 @@ PROBLEM_TYPES = {
     422: ("donnees-invalides", "Données invalides"),
     429: ("trop-de-requetes", "Trop de requêtes"),
     500: ("erreur-interne", "Erreur interne"),
+    503: ("indisponible", "Service momentanément indisponible"),
 }
 PROBLEM_MIMETYPE = "application/problem+json"
 

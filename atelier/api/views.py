@@ -13,6 +13,7 @@ from tempfile import SpooledTemporaryFile
 from flask import (Blueprint, Response, abort, current_app, g, json, jsonify, render_template, request,
                    send_file, url_for)
 from flask_login import current_user
+from limits.errors import StorageError
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.exceptions import HTTPException
@@ -104,6 +105,14 @@ def _forget_user(error=None):
     """The token's user was this request's only (an app context shared by requests must not keep it)."""
     g.pop("_login_user", None)
     g.pop("api_token", None)
+
+
+@bp.errorhandler(StorageError)
+def _rate_limit_store_down(error):
+    """The store of the rate limits does not answer: the call is refused (never let through uncounted)."""
+    current_app.logger.error("Rate limit store unavailable: %r", error.storage_error)
+    return problem_response(503, "Le service qui compte les requêtes ne répond pas : rien n'a été fait. "
+                                 "Réessayez dans quelques instants.", headers={"Retry-After": "30"})
 
 
 @bp.errorhandler(ApiProblem)

@@ -10,7 +10,7 @@ from .forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, RegisterFo
 from .models import User
 from .operations import (active_user_by_email, authenticate, change_password, password_fingerprint,
                          password_reset_token, register_applicant, reset_password, user_for_reset_token)
-from .throttle import Throttled, check_login_allowed, clear_failed_logins, record_failed_login
+from .throttle import AttemptRefused, Throttled, clear_failed_logins, reserve_attempt
 
 bp = Blueprint("auth", __name__)
 
@@ -48,9 +48,15 @@ def _start_session(user: User) -> None:
     session["password"] = _session_mark(user)
 
 
-def _throttled_page(throttled: Throttled):
-    response = current_app.make_response((render_template("auth/throttled.html", throttled=throttled), 429))
-    response.headers["Retry-After"] = str(throttled.seconds)
+def _throttled_page(refused: AttemptRefused):
+    """429 with the time to come back, or 503 when the counters cannot be read (never let through)."""
+    if isinstance(refused, Throttled):
+        response = current_app.make_response((render_template("auth/throttled.html", throttled=refused), 429))
+        response.headers["Retry-After"] = str(refused.seconds)
+    else:
+        response = current_app.make_response((render_template("auth/unavailable.html", refused=refused),
+                                              refused.status))
+        response.headers["Retry-After"] = str(refused.retry_after)
     return response
 
 
@@ -61,16 +67,16 @@ def login():
         return redirect(safe_next_url(url_for("main.home")))
     form = LoginForm()
     if form.validate_on_submit():
-        try:
-            check_login_allowed(form.email.data)
-        except Throttled as throttled:
-            return _throttled_page(throttled)
+        try:  # counted before the password is tested: at most the limit of tries are ever tested
+            attempt = reserve_attempt(form.email.data, "login")
+        except AttemptRefused as refused:
+            return _throttled_page(refused)
         try:
             user = authenticate(form.email.data, form.password.data)
         except ActionRefused as refused:
-            record_failed_login(form.email.data)
-            form.form_errors.append(refused.message)
+            form.form_errors.append(refused.message)  # the attempt stays counted
         else:
+            attempt.give_back()  # only failures count
             _start_session(user)
             flash(f"Bienvenue, {user.name}.", "success")
             return redirect(safe_next_url(url_for("main.home")))
@@ -83,6 +89,10 @@ def register():
         return redirect(url_for("main.home"))
     form = RegisterForm()
     if form.validate_on_submit():
+        try:  # each registration counts, per address typed and per network address
+            reserve_attempt(form.email.data, "register")
+        except AttemptRefused as refused:
+            return _throttled_page(refused)
         ok, user = perform(lambda: register_applicant(email=form.email.data, name=form.name.data,
                                                       password=form.password.data), form)
         if ok:
@@ -134,11 +144,10 @@ def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         email = form.email.data
-        try:  # no flood of mail to one address
-            check_login_allowed(email, "reset")
-        except Throttled as throttled:
-            return _throttled_page(throttled)
-        record_failed_login(email, "reset")
+        try:  # no flood of mail to one address, nor from one address
+            reserve_attempt(email, "reset")
+        except AttemptRefused as refused:
+            return _throttled_page(refused)
         user = active_user_by_email(email)
         if user is not None:
             _send_quietly(_mail_reset_link, user)  # a mail failure must not tell that the account exists

@@ -6,7 +6,11 @@ flushes. None commits: the request (or the CLI command) commits once, or rolls
 back everything on any error. Automatic steps (review start on accept, close
 when the last line is final, cascades) go through the machines too and write
 their own events, with no actor.
+
+An event is append-only (``audit.py``): everything it carries is computed before
+it is created, from what the guards parsed, never written onto it afterwards.
 """
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -95,11 +99,21 @@ def _jsonable(data: dict) -> dict:
     return out
 
 
+EventData = dict | Callable[[], dict] | None
+
+
+def _event_data(data: EventData) -> dict | None:
+    """The event's data: a function is called once the guards have passed (it reads what they parsed)."""
+    return data() if callable(data) else data
+
+
 def _case_event(actor, case: Case, event: str, *, expected_version=None, reason=None,
-                data=None, check=None) -> Event:
+                data: EventData = None, check=None) -> Event:
     """Version seen, rights, state, then ``check()`` (the event's own guards), then fire and record.
 
     Nothing is changed before every check has passed, so a refusal leaves the dossier untouched.
+    ``data`` may be a function of what ``check()`` parsed: it is called after it, before the event
+    exists (an event is never changed once created).
     """
     rule = CASE_RULES[event]
     _check_version(case, expected_version)
@@ -107,6 +121,7 @@ def _case_event(actor, case: Case, event: str, *, expected_version=None, reason=
     _check_state(CASE_MACHINE, CASE_STATES, case, event)
     if check is not None:
         check()
+    data = _event_data(data)
     from_state = case.state
     fire(CASE_MACHINE, case, event)
     return record_event(case, actor, "case", event, from_state=from_state, to_state=case.state,
@@ -114,8 +129,9 @@ def _case_event(actor, case: Case, event: str, *, expected_version=None, reason=
 
 
 def _line_event(actor, line: FundingLine, event: str, *, expected_version=None, reason=None,
-                data=None, check=None) -> Event:
-    """Version seen, rights, state, then ``check()`` (the event's own guards), then fire and record."""
+                data: EventData = None, check=None) -> Event:
+    """Version seen, rights, state, then ``check()`` (the event's own guards), then fire and record
+    (``data`` as in ``_case_event``)."""
     rule = LINE_RULES[event]
     case = line.case
     _check_version(line, expected_version)
@@ -123,6 +139,7 @@ def _line_event(actor, line: FundingLine, event: str, *, expected_version=None, 
     _check_state(LINE_MACHINE, LINE_STATES, line, event)
     if check is not None:
         check()
+    data = _event_data(data)
     from_state = line.state
     fire(LINE_MACHINE, line, event)
     line.updated_at = utcnow()
@@ -331,12 +348,17 @@ def _check_submittable(case: Case) -> None:
 
 
 def submit_case(actor: User, case: Case, *, expected_version=None) -> Event:
-    event = _case_event(actor, case, "submit", expected_version=expected_version,
-                        check=lambda: _check_submittable(case))
-    lead_line = max(case.lines, key=lambda line: (line.requested_amount, -line.position))
+    lead_line = None
+
+    def check():
+        nonlocal lead_line
+        _check_submittable(case)
+        lead_line = max(case.lines, key=lambda line: (line.requested_amount, -line.position))
+
+    event = _case_event(actor, case, "submit", expected_version=expected_version, check=check,
+                        data=lambda: {"lead_agency": lead_line.agency.short_name})
     case.lead_agency_id = lead_line.agency_id
     case.submitted_at = utcnow()
-    event.data = {"lead_agency": lead_line.agency.short_name}
     _grant_access_to_line_agencies(case)
     db.session.flush()
     return event
@@ -394,8 +416,8 @@ def transfer_lead(actor: User, case: Case, *, agency: Agency | None, reason: str
 
     former = case.lead_agency
     event = _case_event(actor, case, "transfer_lead", expected_version=expected_version, reason=reason,
-                        check=check)
-    event.data = {"from_agency": former.short_name, "to_agency": agency.short_name}
+                        check=check,
+                        data=lambda: {"from_agency": former.short_name, "to_agency": agency.short_name})
     case.lead_agency_id = agency.id
     _grant_access(case, agency.id)
     db.session.flush()
@@ -502,9 +524,9 @@ def propose_line(actor: User, line: FundingLine, *, meeting: Meeting | None, pro
         _check_line_amount(line.scheme, amount, line.case.eligible_cost, "proposed_amount",
                            "Le montant proposé")
 
-    event = _line_event(actor, line, "propose", expected_version=expected_version, check=check)
-    event.data = _jsonable({"meeting_id": meeting.id, "meeting_date": meeting.meets_on,
-                            "proposed_amount": amount})
+    event = _line_event(actor, line, "propose", expected_version=expected_version, check=check,
+                        data=lambda: {"meeting_id": meeting.id, "meeting_date": meeting.meets_on,
+                                      "proposed_amount": amount})
     line.proposed_amount = amount
     db.session.add(AgendaItem(meeting=meeting, line=line, proposed_amount=amount,
                               proposed_by=actor, presented=_presented(line, amount)))
@@ -577,10 +599,10 @@ def approve_line(actor: User, line: FundingLine, *, granted_amount, gross_grant_
                 f"sur trois ans, cette aide représente {money(gge)}, le plafond est de {money(ceiling)}. "
                 f"Marge disponible : {money(excess.headroom)}.", "granted_amount")
 
-    event = _line_event(actor, line, "approve", expected_version=expected_version, check=check)
-    event.data = _jsonable({"granted_amount": amount, "gross_grant_equivalent": gge,
-                            **({"gross_grant_equivalent_estimated": True} if gge_estimated else {}),
-                            **(over_envelope or {})})
+    event = _line_event(actor, line, "approve", expected_version=expected_version, check=check,
+                        data=lambda: {"granted_amount": amount, "gross_grant_equivalent": gge,
+                                      **({"gross_grant_equivalent_estimated": True} if gge_estimated else {}),
+                                      **(over_envelope or {})})
     now = utcnow()
     line.granted_amount, line.gross_grant_equivalent, line.decided_at = amount, gge, now
     _decide_agenda_item(line, "approved", granted=amount, decided_at=now)
@@ -681,17 +703,20 @@ def sign_agreement(actor: User, line: FundingLine, *, signed_on, instalment_coun
                                    frequency_months=frequency_months, deferral_months=deferral_months,
                                    first_due_on=first_due_on)
 
-    event = _line_event(actor, line, "sign_agreement", expected_version=expected_version, check=check)
-    data = {"signed_on": signed}
+    def data():
+        if plan is None:
+            return {"signed_on": signed}
+        return {"signed_on": signed, "instalment_count": plan["count"], "frequency_months": plan["frequency"],
+                "deferral_months": plan["deferral"], "first_due_on": plan["first"],
+                "last_due_on": plan["instalments"][-1][0]}
+
+    event = _line_event(actor, line, "sign_agreement", expected_version=expected_version, check=check,
+                        data=data)
     line.agreement_signed_on = signed
     if plan is not None:
         line.repayment_frequency_months, line.repayment_deferral_months = plan["frequency"], plan["deferral"]
         line.instalments = [RepaymentInstalment(number=number, due_on=due_on, amount=amount)
                             for number, (due_on, amount) in enumerate(plan["instalments"], start=1)]
-        data.update(instalment_count=plan["count"], frequency_months=plan["frequency"],
-                    deferral_months=plan["deferral"], first_due_on=plan["first"],
-                    last_due_on=plan["instalments"][-1][0])
-    event.data = _jsonable(data)
     db.session.flush()
     return event
 
@@ -718,8 +743,8 @@ def record_payment(actor: User, line: FundingLine, *, amount, paid_on, expected_
             raise ActionRefused(f"Ce versement dépasserait le montant accordé : il reste "
                                 f"{money(line.remaining_to_pay)} à verser.", "amount")
 
-    event = _line_event(actor, line, "record_payment", expected_version=expected_version, check=check)
-    event.data = _jsonable({"amount": value, "paid_on": when})
+    event = _line_event(actor, line, "record_payment", expected_version=expected_version, check=check,
+                        data=lambda: {"amount": value, "paid_on": when})
     db.session.add(Payment(line=line, amount=value, paid_on=when, recorded_by_id=actor.id))
     db.session.flush()
     return event
@@ -743,9 +768,9 @@ def record_repayment(actor: User, line: FundingLine, *, amount, repaid_on, expec
                                 f"{money(line.owed)} (versé {money(line.paid_total)}, déjà remboursé "
                                 f"{money(line.repaid_total)}).", "amount")
 
-    event = _line_event(actor, line, "record_repayment", expected_version=expected_version, check=check)
+    event = _line_event(actor, line, "record_repayment", expected_version=expected_version, check=check,
+                        data=lambda: {"amount": value, "repaid_on": when, "owed_after": line.owed - value})
     line.repayments.append(Repayment(amount=value, repaid_on=when, recorded_by_id=actor.id))
-    event.data = _jsonable({"amount": value, "repaid_on": when, "owed_after": line.owed})
     db.session.flush()
     return event
 
@@ -765,12 +790,16 @@ def settle_line(actor: User, line: FundingLine, *, reason: str | None = None, ex
                     f"fois remboursée en totalité, ou en abandonnant ce reste dû avec un motif.", "reason")
             written_off = line.owed
 
-    event = _line_event(actor, line, "settle", expected_version=expected_version, reason=reason, check=check)
-    data = {"paid_total": line.paid_total, "released_amount": released}
+    def data():
+        if not line.is_repayable:
+            return {"paid_total": line.paid_total, "released_amount": released}
+        return {"paid_total": line.paid_total, "released_amount": released,
+                "repaid_total": line.repaid_total, "written_off_amount": written_off}
+
+    event = _line_event(actor, line, "settle", expected_version=expected_version, reason=reason, check=check,
+                        data=data)
     if line.is_repayable:
-        data.update(repaid_total=line.repaid_total, written_off_amount=written_off)
         line.written_off_amount = written_off
-    event.data = _jsonable(data)
     line.released_amount = released
     line.settled_at = utcnow()
     db.session.flush()
