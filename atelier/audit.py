@@ -14,6 +14,13 @@ Two writers appending to one dossier are serialised by the dossier's version (ev
 its case); if they were not, the unique constraint on (case_id, previous_hash) refuses the second
 one rather than letting the chain fork.
 
+The trail is append-only: the ORM refuses to flush a change to a recorded event or its deletion,
+and any bulk ``update(Event)`` / ``delete(Event)`` sent through a session; the database refuses
+UPDATE and DELETE on ``events`` as well (triggers of migration 0009), for whatever else connects
+to it. So an operation computes everything its event carries before creating it
+(``cases/operations.py``): a value written after an autoflush would be refused, not silently left
+out of the hash.
+
 Limit: this detects edits made by hand or by a program that does not know the rule. Someone who
 can write to the database and recomputes every hash of a chain is not detected: keep backups
 (``flask backup``) elsewhere to compare with.
@@ -117,6 +124,39 @@ def _move_chain_heads(session, flush_context) -> None:
             connection.execute(table.insert().values(case_id=case_id, last_hash=last_hash,
                                                      event_count=count))
     session.info.pop("atelier_audit_last", None)
+
+
+# --------------------------------------------------------------------------- append-only
+
+class EventsAreAppendOnly(RuntimeError):
+    """A program tried to change or delete a recorded event: a bug, never a user's mistake."""
+
+
+def _refuse(what: str, target: Event | None = None) -> None:
+    which = f" (événement n° {target.id})" if target is not None and target.id is not None else ""
+    raise EventsAreAppendOnly(f"L'historique des dossiers est en ajout seul : un événement enregistré ne "
+                              f"peut pas être {what}{which}. Calculez ce qu'il porte avant de le créer.")
+
+
+@event.listens_for(Event, "before_update")
+def _refuse_update(mapper, connection, target: Event) -> None:
+    if object_session(target).is_modified(target, include_collections=False):
+        _refuse("modifié", target)
+
+
+@event.listens_for(Event, "before_delete")
+def _refuse_delete(mapper, connection, target: Event) -> None:
+    _refuse("supprimé", target)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_statements(orm_execute_state) -> None:
+    """``session.execute(update(Event)…)`` or ``delete(Event)`` (ORM or table) never reaches the flush."""
+    if not (orm_execute_state.is_update or orm_execute_state.is_delete):
+        return
+    table = getattr(orm_execute_state.statement, "table", None)
+    if getattr(table, "name", None) == Event.__tablename__:
+        _refuse("modifié" if orm_execute_state.is_update else "supprimé")
 
 
 # --------------------------------------------------------------------------- checking

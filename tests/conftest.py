@@ -70,8 +70,15 @@ def _database(app):
     with app.app_context():
         yield
         db.session.rollback()
-        for table in reversed(db.metadata.sorted_tables):
-            db.session.execute(table.delete())
+        if TEST_DATABASE_URL:  # TRUNCATE fires no row trigger: events are append-only (migration 0009)
+            tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+            db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        else:
+            from tampering import rewriting_history
+
+            with rewriting_history() as connection:
+                for table in reversed(db.metadata.sorted_tables):
+                    connection.execute(table.delete())
         db.session.commit()
         db.session.remove()
         limiter.reset()  # failed logins of one test must not throttle the next ones

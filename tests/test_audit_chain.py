@@ -13,6 +13,8 @@ from atelier.common import utcnow
 from atelier.extensions import db
 from atelier.models import Event
 
+from tampering import rewriting_history
+
 
 def events_of(case) -> list[Event]:
     db.session.expire_all()
@@ -102,7 +104,8 @@ def test_an_event_edited_by_hand_is_reported(runner, world, create_case):
     intact = create_case("in_review")
     case = create_case("dismissed")
     target = events_of(case)[1]
-    db.session.execute(text("UPDATE events SET reason = 'Tout va bien' WHERE id = :id"), {"id": target.id})
+    with rewriting_history() as connection:
+        connection.execute(text("UPDATE events SET reason = 'Tout va bien' WHERE id = :id"), {"id": target.id})
     db.session.commit()
     code, output = _run_verify(runner)
     assert code == 1
@@ -114,8 +117,9 @@ def test_an_event_edited_by_hand_is_reported(runner, world, create_case):
 def test_an_edited_state_or_date_is_reported_too(runner, world, create_case):
     case = create_case("dismissed")
     first, last = events_of(case)[0], events_of(case)[-1]
-    db.session.execute(text("UPDATE events SET to_state = 'in_review' WHERE id = :id"), {"id": last.id})
-    db.session.execute(text("UPDATE events SET actor_id = NULL WHERE id = :id"), {"id": first.id})
+    with rewriting_history() as connection:
+        connection.execute(text("UPDATE events SET to_state = 'in_review' WHERE id = :id"), {"id": last.id})
+        connection.execute(text("UPDATE events SET actor_id = NULL WHERE id = :id"), {"id": first.id})
     db.session.commit()
     [broken] = verify_chains()
     assert broken.reference == case.reference
@@ -126,7 +130,8 @@ def test_an_event_deleted_in_the_middle_is_reported(runner, world, create_case):
     case = create_case("dismissed")
     events = events_of(case)
     assert len(events) >= 3
-    db.session.execute(text("DELETE FROM events WHERE id = :id"), {"id": events[1].id})
+    with rewriting_history() as connection:
+        connection.execute(text("DELETE FROM events WHERE id = :id"), {"id": events[1].id})
     db.session.commit()
     code, output = _run_verify(runner)
     assert code == 1
@@ -137,7 +142,8 @@ def test_an_event_deleted_in_the_middle_is_reported(runner, world, create_case):
 def test_the_last_event_deleted_is_reported(runner, world, create_case):
     case = create_case("dismissed")
     last = events_of(case)[-1]
-    db.session.execute(text("DELETE FROM events WHERE id = :id"), {"id": last.id})
+    with rewriting_history() as connection:
+        connection.execute(text("DELETE FROM events WHERE id = :id"), {"id": last.id})
     db.session.commit()
     code, output = _run_verify(runner)
     assert code == 1 and f"Dossier {case.reference}" in output and "les derniers" in output
@@ -145,7 +151,8 @@ def test_the_last_event_deleted_is_reported(runner, world, create_case):
 
 def test_all_events_deleted_is_reported(runner, world, create_case):
     case = create_case("submitted")
-    db.session.execute(text("DELETE FROM events WHERE case_id = :id"), {"id": case.id})
+    with rewriting_history() as connection:
+        connection.execute(text("DELETE FROM events WHERE case_id = :id"), {"id": case.id})
     db.session.commit()
     code, output = _run_verify(runner)
     assert code == 1 and "ont tous été supprimés" in output
@@ -157,8 +164,9 @@ def test_a_rewritten_hash_without_its_successor_is_reported(runner, world, creat
     events = events_of(case)
     target = events[0]
     forged = content(target) | {"reason": "Falsifié"}
-    db.session.execute(text("UPDATE events SET reason = 'Falsifié', hash = :hash WHERE id = :id"),
-                       {"id": target.id, "hash": chain_hash(forged, target.previous_hash)})
+    with rewriting_history() as connection:
+        connection.execute(text("UPDATE events SET reason = 'Falsifié', hash = :hash WHERE id = :id"),
+                           {"id": target.id, "hash": chain_hash(forged, target.previous_hash)})
     db.session.commit()
     [broken] = verify_chains()
     assert any(f"avant l'événement n° {events[1].id}" in p for p in broken.problems)
@@ -192,7 +200,8 @@ def test_the_migration_chains_the_events_that_already_exist(tmp_path):
         assert by_id[3].previous_hash == by_id[1].hash and by_id[4].previous_hash == by_id[3].hash
         heads = dict(db.session.execute(text("SELECT case_id, event_count FROM audit_chain_heads")).all())
         assert heads == {1: 3, 2: 1}
-        db.session.execute(text("UPDATE events SET name = 'autre' WHERE id = 3"))
+        with rewriting_history() as connection:
+            connection.execute(text("UPDATE events SET name = 'autre' WHERE id = 3"))
         db.session.commit()
         assert [b.reference for b in verify_chains()] == ["AP-2025-00001"]
         db.session.remove()

@@ -18,6 +18,7 @@ from atelier.dashboards.processing import (line_times, median, paused_intervals,
 from atelier.extensions import db
 from atelier.formatting import paris_today
 from conftest import login
+from tampering import rewriting_history
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
 
@@ -71,10 +72,12 @@ def test_median_and_nearest_rank_90th_percentile():
 
 def _shift_events(case, days_by_name: dict[str, float], line=None):
     """Move the events of ``case`` (or of ``line``) named in ``days_by_name`` to known instants."""
-    for name, days in days_by_name.items():
-        query = update(Event).where(Event.case_id == case.id, Event.name == name)
-        query = query.where(Event.line_id == line.id) if line is not None else query.where(Event.entity == "case")
-        db.session.execute(query.values(created_at=days))
+    with rewriting_history() as connection:  # events are append-only: only a test moves them
+        for name, days in days_by_name.items():
+            query = update(Event).where(Event.case_id == case.id, Event.name == name)
+            query = (query.where(Event.line_id == line.id) if line is not None
+                     else query.where(Event.entity == "case"))
+            connection.execute(query.values(created_at=days))
     db.session.commit()
 
 
