@@ -494,6 +494,8 @@ def test_the_whole_story_in_a_browser(site):
         for person in people:
             person.close()
     assert not site.app.server_errors, site.app.server_errors
+    audit = site.app.test_cli_runner().invoke(args=["verify-audit"])
+    assert audit.exit_code == 0, audit.output
 
 
 # =========================================================================== accessibility of the story
