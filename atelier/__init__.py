@@ -33,6 +33,9 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    from .inputs import init_inputs
+
+    init_inputs(app)  # first of the hooks: every string that enters is checked before anything reads it
 
     from .security import init_security
 

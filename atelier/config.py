@@ -24,6 +24,10 @@ class DefaultConfig:
     # The request body may hold the file plus the form around it.
     MAX_CONTENT_LENGTH = UPLOAD_MAX_BYTES + 512 * 1024
     UPLOAD_FOLDER = None  # default: <instance>/uploads
+    # A JSON body of the API: at most this many bytes and levels of nested arrays and objects
+    # (atelier/inputs.py checks both before anything parses it).
+    JSON_MAX_BYTES = 1024 * 1024
+    JSON_MAX_DEPTH = 32
     # Upload quotas (documents and message attachments together; 0 or "" turns one off).
     UPLOAD_MAX_FILES_PER_CASE = 50
     UPLOAD_MAX_BYTES_PER_CASE = 100 * 1024 * 1024

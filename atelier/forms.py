@@ -8,13 +8,17 @@ import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
 
+from flask import request
 from flask_wtf import FlaskForm
+from flask_wtf.form import SUBMIT_METHODS
+from werkzeug.datastructures import CombinedMultiDict
 from wtforms import DateField, HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.meta import DefaultMeta
 from wtforms.validators import DataRequired, StopValidation
 
 from .common import ActionRefused, parse_amount
+from .inputs import refused_fields
 
 DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y"]  # a date picker sends the first
 INVALID_DATE = "Indiquez une date valide (jj/mm/aaaa)."
@@ -22,13 +26,37 @@ IMPLAUSIBLE_DATE = "Indiquez une date entre 1900 et 2100."
 
 
 class FrenchForm(FlaskForm):
-    """The base of every form: WTForms' own messages in French too, for the few we do not write."""
+    """The base of every form: WTForms' own messages in French too, for the few we do not write.
+
+    A field whose posted value held a character the input rule refuses (``inputs.py``: NUL, lone
+    surrogate) fails validation with that rule's message beside it.
+    """
 
     class Meta:
         locales = ("fr_FR", "fr")
 
         def get_translations(self, form):  # WTForms' catalogue (Flask-WTF's needs Flask-Babel)
             return DefaultMeta.get_translations(self, form)
+
+        def wrap_formdata(self, form, formdata):
+            """A page reads what a browser posts — fields and files — never a JSON body (which
+            Flask-WTF would take, unchecked, as the form)."""
+            if formdata is not None and not hasattr(formdata, "getlist"):  # Flask-WTF's "from the request"
+                if request.method not in SUBMIT_METHODS:
+                    return None
+                if request.files:
+                    return CombinedMultiDict((request.files, request.form))
+                return request.form or None
+            return formdata
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        refused = refused_fields()
+        for field in self:
+            if field.name in refused:
+                field.errors = [refused[field.name]]
+                valid = False
+        return valid
 
 
 # --------------------------------------------------------------------------- filters and coercion

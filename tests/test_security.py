@@ -72,7 +72,7 @@ def test_control_characters_in_a_reason_are_dropped_not_a_500(client, world, cre
     case = create_case("submitted")
     login(client, world.region_agent)
     response = client.post(f"/dossiers/{case.reference}/actions/dismiss",
-                           data={"version": case.version, "reason": "Hors\x00 périmètre\x07"})
+                           data={"version": case.version, "reason": "Hors\x0b périmètre\x07"})
     assert response.status_code == 303
     db.session.refresh(case)
     assert case.state == "dismissed"

@@ -204,4 +204,5 @@ def test_garbage_to_every_webhook_route_is_never_a_500(admin_client, world, crea
             assert response.status_code < 500, (url, value[:10])
         for url in ("/", "/nouveau", "/envois"):
             query = f"?page={value}&webhook={value}&statut={value}"
-            assert admin_client.get(base(world) + url + query).status_code == 200
+            status = 400 if "\x00" in value else 200  # NUL: refused by the input rule (inputs.py)
+            assert admin_client.get(base(world) + url + query).status_code == status
