@@ -12,9 +12,10 @@ MONEY = Numeric(14, 2, asdecimal=True)
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("1e12")  # MONEY holds up to 999 999 999 999,99
 # What a typed amount may look like once its spaces (thousands separators) and a trailing "€" are
-# gone: digits, one decimal comma or point. No exponent, no "NaN" or "Infinity".
+# gone: ASCII digits, one decimal comma or point. No exponent, no "NaN" or "Infinity", and no other
+# script's digits (``\d`` and ``Decimal`` would read Arabic-Indic ١٢٣ as 123): a French form.
 _AMOUNT_SPACES = re.compile(r"[\s\u00a0\u202f]+")
-_PLAIN_AMOUNT = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
+_PLAIN_AMOUNT = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")
 
 
 def utcnow() -> datetime:

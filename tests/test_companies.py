@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from atelier.common import ActionRefused
 from atelier.companies.models import Company, company_members, size_category
 from atelier.companies.operations import (declare_company, departement_of, parse_departement,
-                                          parse_naf_code, parse_siret)
+                                          parse_naf_code, parse_postcode, parse_siret)
 from atelier.extensions import db
 from conftest import login, make_siret
 
@@ -130,6 +130,15 @@ def test_declaring_the_same_company_twice_says_it_is_already_mine(applicant):
     ("postcode", "21OOO", "cinq chiffres"),
     ("departement", "20", "n'existe pas"),
     ("departement", "99", "n'existe pas"),
+    ("departement", "2A", "celui du département 21"),
+    # Digits of another script are not read as numbers (Python's int() and \d would take them).
+    ("turnover", "١٢٣", "doit être un nombre"),
+    ("balance_sheet", "１２３", "doit être un nombre"),
+    ("headcount", "١٢", "nombre entier"),
+    ("postcode", "٢١٠٠٠", "cinq chiffres"),
+    ("naf_code", "٦٢٠١Z", "par exemple 62.01Z"),
+    ("departement", "٢١", "n'existe pas"),
+    ("postcode", "98000", "aucun département"),
     ("name", "   ", "obligatoire"),
     ("name", "x" * 201, "200 caractères"),
     ("legal_form", "", "Choisissez une forme juridique"),
@@ -178,28 +187,77 @@ def test_naf_code_normalised(typed, expected):
 
 
 @pytest.mark.parametrize("postcode, departement", [
-    ("21000", "21"), ("01000", "01"), ("25000", "25"), ("90000", "90"),
-    ("20000", "2A"), ("20090", "2A"), ("20167", "2A"), ("20200", "2B"), ("20600", "2B"), ("20290", "2B"),
-    ("97100", "971"), ("97200", "972"), ("97300", "973"), ("97400", "974"), ("97600", "976"),
-    ("98800", "988"),
+    ("21000", "21"), ("01000", "01"), ("25000", "25"), ("90000", "90"), ("95880", "95"),
+    ("20000", "2A"), ("20090", "2A"), ("20167", "2A"), ("20199", "2A"),
+    ("20200", "2B"), ("20290", "2B"), ("20600", "2B"), ("20620", "2B"),
+    ("97100", "971"), ("97200", "972"), ("97300", "973"), ("97400", "974"), ("97500", "975"),
+    ("97600", "976"), ("97133", "977"), ("97150", "978"), ("98600", "986"), ("98800", "988"),
 ])
 def test_departement_derived_from_postcode(postcode, departement):
     assert departement_of(postcode) == departement
     assert parse_departement("", postcode) == departement
+    assert parse_departement(departement.lower(), postcode) == departement  # typed: it must be that one
 
 
-@pytest.mark.parametrize("typed, expected", [("2a", "2A"), ("2B", "2B"), ("1", "01"), ("971", "971"),
-                                             (" 39 ", "39")])
-def test_departement_typed_is_kept_and_normalised(typed, expected):
-    assert parse_departement(typed, "21000") == expected
+@pytest.mark.parametrize("typed, postcode, expected", [
+    ("2a", "20000", "2A"), ("2B", "20200", "2B"), ("1", "01000", "01"), ("971", "97100", "971"),
+    (" 39 ", "39400", "39"),
+])
+def test_departement_typed_is_normalised(typed, postcode, expected):
+    assert parse_departement(typed, postcode) == expected
 
 
-def test_departement_may_differ_from_postcode(client, applicant):
+@pytest.mark.parametrize("typed, postcode, derived", [
+    ("2A", "21000", "21"), ("2B", "20000", "2A"), ("2A", "20200", "2B"), ("21", "97100", "971"),
+    ("971", "21000", "21"), ("972", "97100", "971"), ("971", "97133", "977"), ("1", "21000", "21"),
+])
+def test_departement_that_is_not_the_postcodes_is_refused(typed, postcode, derived):
+    with pytest.raises(ActionRefused, match=f"code postal {postcode} est celui du département {derived}") as refused:
+        parse_departement(typed, postcode)
+    assert refused.value.field == "departement"
+
+
+@pytest.mark.parametrize("postcode", ["00100", "96000", "98000", "99100", "97700", "98400"])
+def test_postcode_of_no_departement_is_refused(postcode):
+    with pytest.raises(ActionRefused, match="aucun département") as refused:
+        parse_postcode(postcode)
+    assert refused.value.field == "postcode"
+
+
+def test_departement_that_is_not_the_postcodes_is_refused_beside_it(client, applicant, world):
     login(client, applicant)
     response = client.post("/entreprises/nouvelle", data=company_form(
-        siret="73282932000074", postcode="20000", departement="2b"))
+        siret="73282932000074", postcode="21000", departement="2A"))
+    assert response.status_code == 422
+    assert error_beside(response.get_data(as_text=True), "departement").strip() == (
+        "Le code postal 21000 est celui du département 21, pas du 2A : corrigez l'un ou l'autre, ou laissez "
+        "ce champ vide pour le déduire du code postal.")
+    assert db.session.scalar(select(Company).where(Company.siret == "73282932000074")) is None
+    login(client, world.applicant)  # correcting a company: the same rule
+    response = client.post(f"/entreprises/{world.company.id}/modifier",
+                           data=company_form(postcode="20200", departement="2A"))
+    assert response.status_code == 422
+    assert "département 2B, pas du 2A" in error_beside(response.get_data(as_text=True), "departement")
+    db.session.refresh(world.company)
+    assert world.company.departement == "21"
+
+
+@pytest.mark.parametrize("postcode, typed, stored", [("20000", "2a", "2A"), ("20213", "", "2B"),
+                                                     ("97600", "976", "976"), ("97150", "", "978")])
+def test_corsica_and_overseas_are_stored(client, applicant, postcode, typed, stored):
+    login(client, applicant)
+    response = client.post("/entreprises/nouvelle", data=company_form(
+        siret="73282932000074", postcode=postcode, departement=typed))
     assert response.status_code == 302
-    assert db.session.scalar(select(Company.departement)) == "2B"
+    assert db.session.scalar(select(Company.departement)) == stored
+
+
+def test_operations_refuse_a_mismatch_too(applicant):
+    """No path around the form (CLI, API, another view) stores a département that is not the postcode's."""
+    fields = {k: v for k, v in VALID_FORM.items() if k != "siret"}
+    with pytest.raises(ActionRefused, match="celui du département 21"):
+        declare_company(applicant, siret="73282932000074", **{**fields, "departement": "2A"})
+    assert company_count() == 0
 
 
 # ------------------------------------------------------------------ size bands (domain.md)

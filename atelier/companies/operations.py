@@ -38,8 +38,9 @@ DEPARTEMENTS = frozenset(
     [f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B"]
     + ["971", "972", "973", "974", "975", "976", "977", "978", "986", "987", "988"]
 )
-_NAF = re.compile(r"^(\d{2})\.?(\d{2})([A-Z])$")
-_POSTCODE = re.compile(r"^\d{5}$")
+# ASCII digits only: ``\d`` would take other scripts' digits (Arabic-Indic ٢١٠٠٠) and store them.
+_NAF = re.compile(r"^([0-9]{2})\.?([0-9]{2})([A-Z])$")
+_POSTCODE = re.compile(r"^[0-9]{5}$")
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 
 
@@ -85,7 +86,7 @@ def parse_headcount(value, field: str = "headcount") -> int:
         raw = _SPACES.sub("", str(value if value is not None else ""))
         if not raw:
             raise ActionRefused("L'effectif est obligatoire (0 si vous n'avez pas de salarié).", field)
-        if not re.fullmatch(r"[+-]?\d{1,9}", raw):
+        if not re.fullmatch(r"[+-]?[0-9]{1,9}", raw):
             raise ActionRefused("L'effectif doit être un nombre entier de personnes, par exemple 12.", field)
         number = int(raw)
     if number < 0:
@@ -94,14 +95,24 @@ def parse_headcount(value, field: str = "headcount") -> int:
 
 
 def parse_postcode(value: str | None, field: str = "postcode") -> str:
+    """Five digits whose département exists (``departement_of``; 977xx and 978xx do not: see below)."""
     raw = _SPACES.sub("", value or "")
     if not _POSTCODE.match(raw):
         raise ActionRefused("Le code postal compte cinq chiffres, par exemple 21000.", field)
+    if departement_of(raw) not in DEPARTEMENTS or raw[:3] in _POSTCODE_EXCEPTIONS.values():
+        raise ActionRefused("Ce code postal ne correspond à aucun département français : vérifiez-le.", field)
     return raw
 
 
+# Saint-Barthélemy and Saint-Martin have codes of their own but postcodes in the Guadeloupe range.
+_POSTCODE_EXCEPTIONS = {"97133": "977", "97150": "978"}
+
+
 def departement_of(postcode: str) -> str:
-    """The département of a postcode: 2A/2B in Corsica, three digits overseas (971…)."""
+    """The département of a postcode: its first two digits; in Corsica (20…) 2A from 20000 to
+    20199 and 2B from 20200; overseas (97…, 98…) its first three digits (971…976, 986…988)."""
+    if postcode in _POSTCODE_EXCEPTIONS:
+        return _POSTCODE_EXCEPTIONS[postcode]
     if postcode.startswith("20"):
         return "2A" if postcode < "20200" else "2B"
     if postcode[:2] in ("97", "98"):
@@ -110,15 +121,21 @@ def departement_of(postcode: str) -> str:
 
 
 def parse_departement(value: str | None, postcode: str, field: str = "departement") -> str:
-    """The département typed (``1`` → ``01``, ``2a`` → ``2A``), or the one of the postcode if empty."""
+    """The département of ``postcode`` (a valid one). Typing it is optional; what is typed
+    (``1`` → ``01``, ``2a`` → ``2A``) must be that département, else a French refusal."""
+    derived = departement_of(postcode)
     raw = _SPACES.sub("", value or "").upper()
     if not raw:
-        raw = departement_of(postcode)
-    elif raw.isdigit() and len(raw) == 1:
+        return derived
+    if re.fullmatch(r"[0-9]", raw):
         raw = "0" + raw
     if raw not in DEPARTEMENTS:
         raise ActionRefused("Ce département n'existe pas : indiquez son numéro, par exemple 21, 2A "
                             "ou 971, ou laissez le champ vide pour le déduire du code postal.", field)
+    if raw != derived:
+        raise ActionRefused(f"Le code postal {postcode} est celui du département {derived}, pas du {raw} : "
+                            "corrigez l'un ou l'autre, ou laissez ce champ vide pour le déduire du code "
+                            "postal.", field)
     return raw
 
 
