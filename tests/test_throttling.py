@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from flask import g
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 from sqlalchemy import func, select
@@ -102,8 +103,12 @@ def log_in(client, email="camille@exemple.fr", password=PASSWORD, **kwargs):
 
 
 def register(client, email, **kwargs):
-    return client.post("/inscription", data={"name": "Alix Martin", "email": email, "password": NEW_PASSWORD,
-                                             "confirm": NEW_PASSWORD}, **kwargs)
+    response = client.post("/inscription", data={"name": "Alix Martin", "email": email,
+                                                 "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}, **kwargs)
+    # The test's app context is shared by the requests: forget whom Flask-Login may have cached there,
+    # so that the next registration comes from a stranger again.
+    g.pop("_login_user", None)
+    return response
 
 
 # --------------------------------------------------------------------------- the memory store (one process)
