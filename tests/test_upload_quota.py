@@ -5,6 +5,7 @@ import html
 import io
 import os
 import re
+import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -227,3 +228,53 @@ def test_no_limit_when_the_settings_are_off(world, draft, limits):
         add(world, draft, 2000)
     assert files_in_database() == 5
 
+
+
+# --------------------------------------------------------------------------- at the same moment
+
+def _upload_at_once(app, uploads):
+    """Each (user id, case id, size) uploaded in its own thread, app context, session and connection;
+    a barrier makes every thread load its dossier before any uploads. Returns each thread's outcome."""
+    from atelier.models import Case, User
+
+    barrier = threading.Barrier(len(uploads), timeout=30)
+    outcomes: list = [None] * len(uploads)
+
+    def run(index, user_id, case_id, size):
+        with app.app_context():
+            try:
+                user, case = db.session.get(User, user_id), db.session.get(Case, case_id)
+                _ = (case.lines, case.company.members)
+                barrier.wait()
+                try:
+                    documents.add_document(user, case, "other", FakeUpload(pdf(size)))
+                    db.session.commit()
+                    outcomes[index] = ("stored", None)
+                except documents.ActionRefused as refused:
+                    db.session.rollback()
+                    outcomes[index] = ("refused", refused.message)
+            except Exception as error:  # noqa: BLE001 (reported to the main thread)
+                db.session.rollback()
+                outcomes[index] = ("error", repr(error))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i, *upload)) for i, upload in enumerate(uploads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    return outcomes
+
+
+@pytest.mark.postgres
+def test_two_uploads_at_once_cannot_both_take_the_accounts_last_room(app, world, create_case, limits):
+    assert db.engine.dialect.name == "postgresql"
+    limits(account_bytes=1000)
+    first, second = create_case("draft"), create_case("draft")  # two dossiers: only the account is shared
+    outcomes = _upload_at_once(app, [(world.applicant.id, first.id, 600), (world.applicant.id, second.id, 600)])
+    assert sorted(kind for kind, _ in outcomes) == ["refused", "stored"], outcomes
+    assert "la place dont dispose votre compte" in next(text for kind, text in outcomes if kind == "refused")
+    db.session.expire_all()
+    assert files_in_database() == 1

@@ -73,9 +73,10 @@ def check_room(actor: User, case: Case, size: int, field: str) -> None:
     db.session.execute(select(User.id).where(User.id == actor.id).with_for_update())
     files, case_bytes, account_bytes = usage(case.id, actor.id)
     if max_files and files + 1 > max_files:
-        raise ActionRefused(f"Ce dossier compte déjà {files} fichiers (pièces et fichiers joints aux "
-                            f"messages), le maximum est de {max_files}. Supprimez une pièce devenue "
-                            f"inutile ou regroupez plusieurs documents dans un seul fichier.", field)
+        raise ActionRefused(f"Ce dossier compte déjà {files} fichier{'s' if files > 1 else ''} (pièces et "
+                            f"fichiers joints aux messages), le maximum est de {max_files}. Supprimez une "
+                            f"pièce devenue inutile ou regroupez plusieurs documents dans un seul fichier.",
+                            field)
     if max_case_bytes and case_bytes + size > max_case_bytes:
         raise ActionRefused(f"Ce fichier dépasserait la place réservée à un dossier "
                             f"({_size(max_case_bytes)} au total, {_size(case_bytes)} déjà utilisés). "
