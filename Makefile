@@ -10,6 +10,11 @@ PORT ?= 5000
 # make serve-prod: gunicorn processes, and threads in each (gthread workers).
 WORKERS ?= 4
 THREADS ?= 4
+# make serve-prod counts the login attempts of all its processes in one Redis: the one named by
+# ATELIER_RATELIMIT_STORAGE_URI, else a private one it starts (this program, on this loopback port;
+# empty: a free one), stopped with the rest.
+REDIS_SERVER ?= redis-server
+REDIS_PORT ?=
 
 # The dependencies are declared once, in setup.cfg ([options] install_requires and
 # [options.extras_require] test); this reads them from there.
@@ -80,12 +85,41 @@ serve-prod: $(VENV)/.installed  ## production on PostgreSQL (ATELIER_DATABASE_UR
 	         "aléatoire gardée secrète, par exemple : python3 -c 'import secrets; print(secrets.token_hex(32))')." >&2; \
 	    exit 2; \
 	fi
+	@if [ -z "$$ATELIER_RATELIMIT_STORAGE_URI" ] && ! command -v "$(REDIS_SERVER)" >/dev/null 2>&1; then \
+	    echo "Démarrage refusé : les tentatives de connexion doivent être comptées en un seul endroit pour" \
+	         "les $(WORKERS) processus. Installez Redis (apt-get install redis-server), que make serve-prod" \
+	         "démarre alors lui-même, ou donnez l'adresse d'un serveur Redis dans" \
+	         "ATELIER_RATELIMIT_STORAGE_URI (par exemple redis://127.0.0.1:6379/0)." >&2; \
+	    exit 2; \
+	fi
 	@ATELIER_ENV_NAME=production $(FLASK) init-db
 	@# Emails are sent by their own loop, not inside the requests (a submit stays fast).
 	@export ATELIER_ENV_NAME=production ATELIER_NOTIFICATIONS_SEND_AFTER_COMMIT=false; \
+	loop= mails= redis= redis_dir=; \
+	trap 'kill $$loop $$mails $$redis 2>/dev/null; wait $$loop $$mails $$redis 2>/dev/null; \
+	      [ -z "$$redis_dir" ] || rm -rf "$$redis_dir"' EXIT INT TERM; \
+	if [ -z "$$ATELIER_RATELIMIT_STORAGE_URI" ]; then \
+	    redis_dir="$$(mktemp -d "$${TMPDIR:-/tmp}/atelier-redis.XXXXXX")"; \
+	    redis_port="$(REDIS_PORT)"; \
+	    [ -n "$$redis_port" ] || redis_port="$$($(BIN)/python -c \
+	        'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"; \
+	    redis_password="$$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"; \
+	    printf 'bind 127.0.0.1\nport %s\nrequirepass %s\ndir %s\nsave ""\nappendonly no\nlogfile %s\n' \
+	        "$$redis_port" "$$redis_password" "$$redis_dir" "$$redis_dir/redis.log" > "$$redis_dir/redis.conf"; \
+	    "$(REDIS_SERVER)" "$$redis_dir/redis.conf" & redis=$$!; \
+	    export ATELIER_RATELIMIT_STORAGE_URI="redis://:$$redis_password@127.0.0.1:$$redis_port/0?socket_timeout=2&socket_connect_timeout=2"; \
+	    for _ in $$(seq 50); do \
+	        $(BIN)/python -c 'import os, redis; redis.Redis.from_url(os.environ["ATELIER_RATELIMIT_STORAGE_URI"]).ping()' \
+	            2>/dev/null && break; \
+	        sleep 0.2; \
+	    done; \
+	    $(BIN)/python -c 'import os, redis; redis.Redis.from_url(os.environ["ATELIER_RATELIMIT_STORAGE_URI"]).ping()' \
+	        2>/dev/null || { echo "Démarrage refusé : Redis ne répond pas sur 127.0.0.1:$$redis_port." >&2; \
+	                         cat "$$redis_dir/redis.log" >&2; exit 2; }; \
+	    echo "Redis démarré pour les compteurs de tentatives : 127.0.0.1:$$redis_port (dossier $$redis_dir)"; \
+	fi; \
 	$(FLASK) deliver-webhooks & loop=$$!; \
 	$(FLASK) send-notifications --loop 10 & mails=$$!; \
-	trap 'kill $$loop $$mails 2>/dev/null; wait $$loop $$mails 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --config gunicorn.conf.py --workers $(WORKERS) --threads $(THREADS) --worker-class gthread \
 	    --bind $(HOST):$(PORT) --timeout 60 --graceful-timeout 20 --access-logfile - wsgi:app
 

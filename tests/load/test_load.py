@@ -492,3 +492,51 @@ def test_mixed_load_for_a_fixed_time_has_no_server_error(load):
         assert {state for _, state in states} == {"in_review"} and len(states) == len(accepted)
         assert verify_chains() == []
         db.session.remove()
+
+
+# --------------------------------------------------------------------------- login throttling across the workers
+
+def test_serve_prod_refuses_to_start_without_redis_nor_a_counters_store():
+    """Several processes must count login attempts in one store: without ATELIER_RATELIMIT_STORAGE_URI
+    and without redis-server to start, make serve-prod refuses before starting anything."""
+    env = _env(ATELIER_DATABASE_URL="postgresql://atelier:secret@127.0.0.1:5432/atelier",
+               ATELIER_SECRET_KEY="x" * 64, ATELIER_PUBLIC_URL="https://atelier.example.fr")
+    process = make_serve_prod(env, PORT=free_port(), REDIS_SERVER="/nulle-part/redis-server")
+    out, err = process.communicate(timeout=60)
+    assert process.returncode != 0
+    assert "Démarrage refusé" in err and "apt-get install redis-server" in err
+    assert "ATELIER_RATELIMIT_STORAGE_URI" in err
+    assert "gunicorn" not in out + err.split("Démarrage refusé")[0]
+
+
+@pytest.mark.postgres
+@needs_postgres
+def test_forty_wrong_passwords_at_once_on_one_account_are_tested_five_times_across_the_workers(load):
+    """40 browsers post a wrong password for the same account at the same instant, spread over the 4
+    workers: the attempts are counted in the Redis that make serve-prod started, before any password is
+    tested, so 5 are tested (answered by the form's error) and 35 are refused beforehand (429)."""
+    assert "Redis démarré pour les compteurs de tentatives" in load.stack.log()
+    email, tries = load.seed.secretaries[-1], 40
+    clients = [Client(load.base) for _ in range(tries)]
+    with ThreadPoolExecutor(10) as pool:
+        forms = list(pool.map(lambda client: client.get("/connexion").form("/connexion"), clients))
+    start = threading.Barrier(tries)
+
+    def attempt(pair):
+        client, form = pair
+        start.wait()
+        return client.submit(form, email=email, password="pas le bon mot de passe").status
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(tries) as pool:
+        statuses = Counter(pool.map(attempt, zip(clients, forms)))
+    elapsed = time.perf_counter() - began
+    _say(f"{tries} mauvais mots de passe simultanés sur un même compte "
+         f"({WORKERS} processus, compteurs dans Redis)",
+         f"{statuses[422]} mots de passe testés (réponse 422 du formulaire), "
+         f"{statuses[429]} tentatives refusées d'avance (429), en {elapsed:.2f} s ; aucune autre réponse.")
+    assert statuses == {422: 5, 429: tries - 5}
+    # The account stays suspended for every worker, even with the right password.
+    client = Client(load.base)
+    answer = client.submit(client.get("/connexion").form("/connexion"), email=email, password=PASSWORD)
+    assert answer.status == 429
