@@ -28,6 +28,7 @@ def assert_secure_headers(response, csp=CONTENT_SECURITY_POLICY):
     for name, value in EXPECTED.items():
         assert response.headers.get(name) == value, (response.request.path, name)
     assert response.headers.get("Content-Security-Policy") == csp
+    assert response.headers.get("Content-Type", "").count("charset=") <= 1  # said once, if at all
 
 
 def test_the_policy_allows_only_this_sites_files():
