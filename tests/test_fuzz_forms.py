@@ -370,3 +370,38 @@ def test_every_post_route_of_the_pages_has_a_form_that_is_fuzzed(app, client, st
              if "POST" in rule.methods and not rule.endpoint.startswith("api.")}
     missing = sorted(posts - reached)
     assert not missing, " ".join(missing)
+
+
+# --------------------------------------------------------------------------- garbage in query strings
+
+QUERY_NAMES = ("page", "q", "state", "scheme", "committee", "agency", "section", "format", "from", "to", "year",
+               "next", "comite", "statut", "status", "webhook", "instrument", "role", "company", "eligible_cost")
+# Percent-encoded bytes a browser never sends: a UTF-8-encoded lone surrogate (U+D800), an overlong
+# NUL, a byte that starts nothing, a code point beyond U+10FFFF, a noncharacter (U+FFFE).
+INVALID_UTF8 = ("%ED%A0%80", "%C0%80", "%FF", "%F4%90%80%80", "%EF%BF%BE")
+
+
+def _query(value: str) -> str:
+    return "&".join(f"{name}={value}" for name in QUERY_NAMES)
+
+
+@pytest.mark.parametrize("role", ["anonymous", "applicant", "agent", "admin"])
+def test_no_query_string_gives_a_500(app, client, stage, role):
+    """Every page, with every parameter the views read set to bytes no browser sends: never a 500;
+    with a NUL anywhere in the query string (value or name), the French page of the input rule."""
+    person = getattr(stage.w, PEOPLE[role]) if PEOPLE[role] else None
+    for url in page_urls(app, stage):
+        path = url.split("?", 1)[0]
+        for value in INVALID_UTF8:
+            _login(client, person)
+            response = client.get(f"{path}?{_query(value)}")
+            g.pop("_login_user", None)
+            assert response.status_code < 500, (path, value, response.status_code)
+        for query in (_query("x%00"), "%00=1", f"page=1&q={'%ED%A0%80' * 50}%00"):
+            _login(client, person)
+            response = client.get(f"{path}?{query}")
+            g.pop("_login_user", None)
+            assert response.status_code == 400, (path, query, response.status_code)
+            assert 'lang="fr"' in response.get_data(as_text=True) and "caractère nul" in response.get_data(
+                as_text=True)
+    assert_consistent()
