@@ -37,6 +37,7 @@ _FORM_MIMETYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
 _OPENING = frozenset(b"[{")
+_FORBIDDEN = re.compile("[\x00\ud800-\udfff]")  # NUL, and a surrogate (in a str, always a lone one)
 MAX_REPORTED = 20  # a body full of forbidden characters gets this many field errors, not thousands
 
 
@@ -44,21 +45,21 @@ MAX_REPORTED = 20  # a body full of forbidden characters gets this many field er
 
 def forbidden_in(text: str) -> str | None:
     """What makes ``text`` unacceptable, said in French (``un caractère nul (U+0000)``), or ``None``."""
-    if "\x00" in text:
+    found = _FORBIDDEN.search(text)
+    if found is None:
+        return None
+    if found.group() == "\x00" or "\x00" in text:
         return "un caractère nul (U+0000)"
-    for char in text:
-        if "\ud800" <= char <= "\udfff":
-            return f"un demi-caractère Unicode isolé (U+{ord(char):04X})"
-    return None
+    return f"un demi-caractère Unicode isolé (U+{ord(found.group()):04X})"
 
 
 def without_forbidden(text: str) -> str:
-    return "".join(char for char in text if char != "\x00" and not "\ud800" <= char <= "\udfff")
+    return _FORBIDDEN.sub("", text)
 
 
 def shown(text: str, limit: int = 40) -> str:
     """``text`` as it may be written in a message: forbidden characters as U+FFFD, at most ``limit``."""
-    visible = "".join("\ufffd" if forbidden_in(char) else char for char in text)
+    visible = _FORBIDDEN.sub("\ufffd", text)
     return visible if len(visible) <= limit else visible[:limit] + "…"
 
 
