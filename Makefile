@@ -31,6 +31,8 @@ export REQUIREMENTS_FROM_SETUP_CFG
 
 .PHONY: run test test-load install install-test db demo serve serve-prod clean
 
+# The links of the emails (the demo's too) lead to the address served, unless ATELIER_PUBLIC_URL names one.
+run: export ATELIER_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: $(VENV)/.installed db demo  ## install, migrate, load the demo once, serve on http://127.0.0.1:5000
 	@$(FLASK) demo-logins
 	@echo
@@ -85,6 +87,12 @@ serve-prod: $(VENV)/.installed  ## production on PostgreSQL (ATELIER_DATABASE_UR
 	         "aléatoire gardée secrète, par exemple : python3 -c 'import secrets; print(secrets.token_hex(32))')." >&2; \
 	    exit 2; \
 	fi
+	@case "$$ATELIER_PUBLIC_URL" in \
+	    http://?*|https://?*) ;; \
+	    *) echo "Démarrage refusé : ATELIER_PUBLIC_URL est obligatoire en production : l'adresse du site" \
+	            "telle qu'on l'ouvre, par exemple https://atelier.example.fr (les liens des courriels en" \
+	            "dépendent, jamais de l'en-tête Host des requêtes)." >&2; exit 2;; \
+	esac
 	@if [ -z "$$ATELIER_RATELIMIT_STORAGE_URI" ] && ! command -v "$(REDIS_SERVER)" >/dev/null 2>&1; then \
 	    echo "Démarrage refusé : les tentatives de connexion doivent être comptées en un seul endroit pour" \
 	         "les $(WORKERS) processus. Installez Redis (apt-get install redis-server), que make serve-prod" \

@@ -2,6 +2,7 @@
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, render_template
 from werkzeug.routing import IntegerConverter
@@ -86,6 +87,22 @@ def _finish_config(app: Flask) -> None:
                 "ATELIER_SECRET_KEY est obligatoire en production (aucune clé secrète configurée)."
             )
         app.config["SECRET_KEY"] = _development_secret(app.instance_path)
+    if app.config["ENV_NAME"] == "production":
+        _trust_only_the_public_host(app)
+
+
+def _trust_only_the_public_host(app: Flask) -> None:
+    """In production the links of the emails need the site's own address (``PUBLIC_URL``), and a
+    request for any other host is refused (400, Flask's ``TRUSTED_HOSTS``): a forged ``Host`` header
+    reaches nothing."""
+    host = urlsplit(app.config.get("PUBLIC_URL") or "").hostname
+    if not host:
+        raise RuntimeError(
+            "ATELIER_PUBLIC_URL est obligatoire en production : l'adresse du site telle qu'on l'ouvre, par "
+            "exemple https://atelier.example.fr (les liens des courriels en dépendent)."
+        )
+    if app.config.get("TRUSTED_HOSTS") is None:
+        app.config["TRUSTED_HOSTS"] = [host]
 
 
 def normalise_database_url(url: str) -> str:
@@ -141,6 +158,7 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_error_pages(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
+    from werkzeug.exceptions import SecurityError
 
     @app.errorhandler(404)
     def not_found(error):
@@ -149,6 +167,13 @@ def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         return render_template("errors/csrf.html"), 400
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error):
+        # A request for another host than the site's (TRUSTED_HOSTS, production): no page is built
+        # for it, since its links would lead to that host.
+        return ("Requête refusée : cette adresse n'est pas celle du site.\n", 400,
+                {"Content-Type": "text/plain; charset=utf-8"})
 
     @app.errorhandler(413)
     def too_large(error):

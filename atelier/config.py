@@ -17,7 +17,8 @@ class DefaultConfig:
     SESSION_COOKIE_SECURE = None
     PREFERRED_URL_SCHEME = "http"
     # The address of the site as people reach it (e.g. https://atelier.example.fr), used for the links
-    # sent by email; without it, the address of the request (development).
+    # sent by email (never the request's Host header). Required in production, where only requests
+    # for its host are answered (TRUSTED_HOSTS); `make run` sets it from HOST and PORT.
     PUBLIC_URL = None
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     UPLOAD_MAX_BYTES = 10 * 1024 * 1024
@@ -53,6 +54,7 @@ class DefaultConfig:
     RESET_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
     RESET_LIMIT_PER_ADDRESS = "20 per 15 minutes"
     PASSWORD_RESET_MAX_AGE = 3600  # seconds a password-reset link stays valid
+    REGISTRATION_LINK_MAX_AGE = 24 * 3600  # seconds a registration's confirmation link stays valid
     # Outgoing mail. Without MAIL_SERVER each message is written as an .eml file under MAIL_FOLDER
     # (default <instance>/mail) instead of being sent.
     MAIL_SERVER = None

@@ -5,7 +5,9 @@ With ``MAIL_SERVER`` configured the message goes through SMTP (``MAIL_PORT``, ST
 tests) each message is written as an ``.eml`` file under ``MAIL_FOLDER`` (default
 ``<instance>/mail/``), where it can be read or opened with a mail program.
 
-Send only after the transaction is committed: a refused operation must not have mailed anyone.
+Send only after the transaction is committed: a refused operation must not have mailed anyone. And
+send after the response (``after_response``): a form must answer as fast whether it mails or not (a
+slow mail server would otherwise tell which addresses have an account).
 """
 import os
 import secrets
@@ -14,7 +16,7 @@ from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from flask import current_app
+from flask import after_this_request, current_app, has_request_context
 
 SMTP_TIMEOUT = 10  # seconds; a stuck mail server must not hold a worker for long
 
@@ -48,6 +50,31 @@ def send_mail(to: str, subject: str, body: str, headers: dict | None = None) -> 
     else:
         _write_to_folder(message)
     return message
+
+
+def after_response(work) -> None:
+    """Run ``work()`` once the response has gone to the browser (the server calls it when it closes
+    the response), in an application context of its own; outside a request, run it now.
+
+    Whatever goes wrong in ``work`` is logged, never shown: the person already has their answer.
+    """
+    app = current_app._get_current_object()
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                work()
+            except Exception:
+                app.logger.exception("Work after the response failed")
+
+    if not has_request_context():
+        run()
+        return
+
+    @after_this_request
+    def when_closed(response):
+        response.call_on_close(run)
+        return response
 
 
 def mail_folder() -> str:

@@ -3,13 +3,18 @@
 The database is SQLite in a temporary folder, or the PostgreSQL named by
 ``ATELIER_TEST_DATABASE_URL`` (CI sets it; the schema comes from the migrations either way).
 """
+import email
+import email.policy
 import itertools
 import os
+import re
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 
@@ -43,6 +48,14 @@ def _luhn_digit(digits: str) -> str:
     raise AssertionError("unreachable")
 
 
+class ServerLikeClient(FlaskClient):
+    """The test client, closing each response once read as a WSGI server does after sending it: the
+    work put after the response (emails, see atelier.mail.after_response) is done when a test looks."""
+
+    def open(self, *args, buffered=True, **kwargs):
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("atelier")
@@ -52,9 +65,11 @@ def app(tmp_path_factory):
         "SECRET_KEY": "clé-de-test",
         "DATABASE_URL": url,
         "UPLOAD_FOLDER": str(folder / "uploads"),
+        "MAIL_FOLDER": str(folder / "mail"),  # emails written as .eml files (no MAIL_SERVER)
         "WTF_CSRF_ENABLED": False,  # tests/test_security.py turns it back on
         "SERVER_NAME": "atelier.test",
     })
+    app.test_client_class = ServerLikeClient
     with app.app_context():
         if TEST_DATABASE_URL:
             with db.engine.begin() as connection:
@@ -115,6 +130,32 @@ def login(client, user: User) -> None:
     from flask import g
 
     g.pop("_login_user", None)
+
+
+def mails_to(app, address: str) -> list:
+    """The emails written to ``address`` in the app's mail folder, oldest first."""
+    folder = Path(app.config["MAIL_FOLDER"])
+    mails = [email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+             for path in sorted(folder.glob("*.eml"))] if folder.is_dir() else []
+    return [mail for mail in mails if str(mail["To"]).lower() == address.strip().lower()]
+
+
+def link_in(mail, path: str) -> str:
+    """The path (and query) of the first link of ``mail`` that starts with ``path``."""
+    match = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"\S*)", mail.get_body(("plain",)).get_content())
+    assert match, f"no link to {path} in the email"
+    return match.group(1)
+
+
+def register(client, app, *, name: str, email: str, password: str):
+    """Register through the pages as a person does: the form, the link of the email, its button.
+    Returns the last response (the redirection to the company's declaration)."""
+    page = client.post("/inscription", data={"name": name, "email": email, "password": password,
+                                             "confirm": password})
+    assert page.status_code == 200 and "Nous vous avons envoyé un courriel" in page.get_data(as_text=True)
+    link = link_in(mails_to(app, email)[-1], "/inscription/confirmer/")
+    assert client.get(link).status_code == 200
+    return client.post(link)
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ def mailbox(app, tmp_path, monkeypatch):
     folder = tmp_path / "mail"
     monkeypatch.setitem(app.config, "MAIL_FOLDER", str(folder))
     monkeypatch.setitem(app.config, "MAIL_SERVER", None)
+    monkeypatch.setitem(app.config, "NOTIFICATIONS_SEND_AFTER_COMMIT", True)  # the outbox, sent after the response
 
     def messages() -> list[email.message.EmailMessage]:
         if not folder.is_dir():

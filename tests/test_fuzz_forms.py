@@ -153,6 +153,7 @@ def stage(app, world, create_case, create_user):
     token of each person, a password reset link."""
     from atelier.api.tokens import create_token
     from atelier.auth.operations import password_reset_token
+    from atelier.auth.registration import request_registration
     from atelier.models import Document
     from atelier.webhooks.models import WebhookDelivery
     from atelier.webhooks.operations import create_webhook
@@ -195,7 +196,10 @@ def stage(app, world, create_case, create_user):
     for delivery in db.session.scalars(select(WebhookDelivery)):
         delivery.status = "failed"
     db.session.commit()
+    registration = request_registration(email="nouvelle@exemple.fr", name="Nouvelle Porteuse",
+                                        password="une phrase de passe")
     extra_pages = [f"/mot-de-passe-oublie/{password_reset_token(world.other_applicant)}",
+                   f"/inscription/confirmer/{registration.token}",
                    f"/dispositifs/mon-projet?company={world.company.id}&eligible_cost=100000"
                    f"&starts_on={paris_today().isoformat()}"]
     yield SimpleNamespace(w=world, cases=[draft, incomplete, review, further], extra_pages=extra_pages)

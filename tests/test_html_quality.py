@@ -41,6 +41,7 @@ import pytest
 from flask import g
 
 from atelier.auth.operations import password_reset_token
+from atelier.auth.registration import request_registration
 from atelier.cases import documents
 from atelier.cases import operations as ops
 from atelier.extensions import db
@@ -60,6 +61,7 @@ HTML_ENDPOINTS = (
     "main.home", "main.accessibility",
     "auth.login", "auth.register", "auth.account", "api_tokens.new_token",
     "auth.change_password_page", "auth.forgot_password", "auth.reset_password_page",
+    "auth.confirm_registration_page",
     "schemes.catalogue", "schemes.show_scheme", "schemes.eligibility",
     "companies.my_companies", "companies.new_company", "companies.show_company", "companies.edit_company",
     "cases.my_cases", "cases.new_case", "cases.show_case", "cases.edit_case", "cases.confirm_withdraw",
@@ -539,7 +541,9 @@ def build_data(world, create_case, create_meeting) -> DataSet:
             "scheme_id": {"dispositif-region": w.region_scheme.id},
             "agency_id": {"region": w.region.id},
             "user_id": {"agent": w.region_agent.id},
-            "token": {"lien-de-reinitialisation": password_reset_token(w.applicant)},
+            "token": {"lien-de-reinitialisation": password_reset_token(w.applicant),
+                      "lien-de-confirmation": request_registration(
+                          email="nouvelle@exemple.fr", name="Nouvelle Porteuse", password="une phrase de passe").token},
         },
         committee_id=w.region_committee.id, draft=draft.reference, company_id=w.company.id,
         agency_id=w.region.id, scheme_id=w.region_scheme.id,

@@ -34,12 +34,21 @@ def test_a_forged_csrf_token_is_refused(client, csrf_on):
     assert _count_users() == 0
 
 
-def test_the_token_of_the_page_is_accepted(client, csrf_on):
-    page = client.get("/inscription").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+def test_the_token_of_the_page_is_accepted(app, client, csrf_on):
+    from tests.conftest import link_in, mails_to
+
+    def token_of(page):
+        return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+
+    token = token_of(client.get("/inscription"))
     response = client.post("/inscription", data={"csrf_token": token, "name": "Alix Martin",
                                                  "email": "alix@exemple.fr", "password": "un mot de passe long",
                                                  "confirm": "un mot de passe long"})
+    assert response.status_code == 200
+    link = link_in(mails_to(app, "alix@exemple.fr")[-1], "/inscription/confirmer/")
+    assert client.post(link).status_code == 400  # the button of the confirmation needs its token too
+    assert _count_users() == 0
+    response = client.post(link, data={"csrf_token": token_of(client.get(link))})
     assert response.status_code == 302
     assert _count_users() == 1
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from atelier.extensions import db
 from atelier.formatting import paris_today
 from atelier.models import Case, Event, User
-from tests.conftest import login
+from tests.conftest import login, register
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -49,14 +49,16 @@ def _event(client, case, event, user, line=None, **data):
     assert not errors, (event, errors)
 
 
-def test_from_registration_to_a_closed_dossier(client, world, runner):
+def test_from_registration_to_a_closed_dossier(app, client, world, runner):
     world.region_scheme.required_documents = ["business_plan"]
     db.session.commit()
     today = paris_today()
 
     # --- the entrepreneur
-    _post(client, "/inscription", {"name": "Sacha Entreprendre", "email": "sacha@exemple.fr",
-                                   "password": "une phrase de passe solide", "confirm": "une phrase de passe solide"})
+    # registration: the form, then the link of the email that confirms the address
+    registered = register(client, app, name="Sacha Entreprendre", email="sacha@exemple.fr",
+                          password="une phrase de passe solide")
+    assert registered.status_code == 302 and registered.headers["Location"] == "/entreprises/nouvelle"
     sacha = db.session.scalar(select(User).where(User.email == "sacha@exemple.fr"))
     _post(client, "/entreprises/nouvelle", {
         "siret": "732 829 320 00074", "name": "Menuiserie du Morvan", "legal_form": "SAS", "naf_code": "16.23Z",

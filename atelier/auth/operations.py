@@ -62,16 +62,22 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == address))
 
 
+def check_name(name: str) -> str:
+    """A person's name as stored: required, 200 characters at most, without surrounding spaces."""
+    if not (name or "").strip():
+        raise ActionRefused("Le nom est obligatoire.", "name")
+    if len(name.strip()) > 200:
+        raise ActionRefused("Le nom ne peut pas dépasser 200 caractères.", "name")
+    return name.strip()
+
+
 def create_user(*, email: str, name: str, password: str, role: str = "applicant",
                 agency_slug: str | None = None, agency: Agency | None = None,
                 is_secretary: bool = False) -> User:
     address = normalise_email(email)
     if find_user_by_email(address) is not None:
         raise ActionRefused("Un compte existe déjà avec cette adresse électronique.", "email")
-    if not (name or "").strip():
-        raise ActionRefused("Le nom est obligatoire.", "name")
-    if len(name.strip()) > 200:
-        raise ActionRefused("Le nom ne peut pas dépasser 200 caractères.", "name")
+    name = check_name(name)
     check_password_rules(password, address)
     if role not in ("applicant", "agent", "admin"):
         raise ActionRefused("Rôle inconnu.", "role")
@@ -81,16 +87,12 @@ def create_user(*, email: str, name: str, password: str, role: str = "applicant"
             raise ActionRefused("Un agent doit appartenir à un organisme existant.", "agency")
     if is_secretary and role != "agent":
         raise ActionRefused("Seul un agent peut être secrétaire de comité.", "is_secretary")
-    user = User(email=address, name=name.strip(), role=role,
+    user = User(email=address, name=name, role=role,
                 agency=agency if role == "agent" else None, is_secretary=is_secretary)
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
     return user
-
-
-def register_applicant(*, email: str, name: str, password: str) -> User:
-    return create_user(email=email, name=name, password=password, role="applicant")
 
 
 WRONG_CREDENTIALS = "Adresse électronique ou mot de passe incorrect."

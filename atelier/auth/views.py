@@ -4,12 +4,14 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..common import ActionRefused
 from ..companies.access import companies_of
 from ..extensions import db, login_manager
-from ..mail import send_mail
+from ..forms import FrenchForm
 from ..web import form_status, perform, safe_next_url
+from .emails import queue_password_changed, queue_reset_link, send_registration_email
 from .forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
 from .models import User
-from .operations import (active_user_by_email, authenticate, change_password, password_fingerprint,
-                         password_reset_token, register_applicant, reset_password, user_for_reset_token)
+from .operations import (active_user_by_email, authenticate, change_password, password_fingerprint, reset_password,
+                         user_for_reset_token)
+from .registration import confirm_registration, link_max_age, pending_registration, request_registration
 from .throttle import AttemptRefused, Throttled, clear_failed_logins, reserve_attempt
 
 bp = Blueprint("auth", __name__)
@@ -93,13 +95,35 @@ def register():
             reserve_attempt(form.email.data, "register")
         except AttemptRefused as refused:
             return _throttled_page(refused)
-        ok, user = perform(lambda: register_applicant(email=form.email.data, name=form.name.data,
-                                                      password=form.password.data), form)
+        # The same answer, in the same time, whether the address has an account or not: the email
+        # (a confirmation link, or "you already have an account") leaves after the response.
+        ok, registration = perform(lambda: request_registration(email=form.email.data, name=form.name.data,
+                                                                password=form.password.data), form)
+        if ok:
+            send_registration_email(registration)
+            return render_template("auth/register_sent.html", email=registration.email,
+                                   hours=link_max_age() // 3600)
+    return render_template("auth/register.html", form=form), form_status()
+
+
+@bp.route("/inscription/confirmer/<token>", methods=["GET", "POST"])
+def confirm_registration_page(token: str):
+    """The link of the confirmation email: a page with one button (a mail scanner following links
+    creates nothing), which creates the account, logs the person in and goes on to their company."""
+    try:
+        pending = pending_registration(token)
+    except ActionRefused as refused:
+        return _no_store(render_template("auth/registration_invalid.html", message=refused.message), 400)
+    form = FrenchForm()  # its CSRF token only
+    if form.validate_on_submit():
+        ok, user = perform(lambda: confirm_registration(token))
         if ok:
             _start_session(user)
-            flash("Votre compte est créé. Déclarez maintenant votre entreprise.", "success")
+            flash("Votre adresse est confirmée et votre compte est créé. Déclarez maintenant votre entreprise.",
+                  "success")
             return redirect(url_for("companies.new_company"))
-    return render_template("auth/register.html", form=form), form_status()
+        return redirect(url_for("auth.confirm_registration_page", token=token))
+    return _no_store(render_template("auth/confirm_registration.html", form=form, pending=pending), 200)
 
 
 @bp.post("/deconnexion")
@@ -128,7 +152,7 @@ def change_password_page():
         ok, _ = perform(lambda: change_password(user, current=form.current.data, new=form.password.data), form)
         if ok:
             session["password"] = _session_mark(user)  # this session goes on, the others end
-            _send_quietly(_mail_password_changed, user)
+            _send_quietly(queue_password_changed, user)
             flash("Votre mot de passe est changé. Vos autres sessions sont fermées.", "success")
             return redirect(url_for("auth.account"))
     return render_template("auth/change_password.html", form=form), form_status()
@@ -149,8 +173,8 @@ def forgot_password():
         except AttemptRefused as refused:
             return _throttled_page(refused)
         user = active_user_by_email(email)
-        if user is not None:
-            _send_quietly(_mail_reset_link, user)  # a mail failure must not tell that the account exists
+        if user is not None:  # queued, sent after the response: no mail server inside this request
+            _send_quietly(queue_reset_link, user)  # a failure must not tell that the account exists
         flash(RESET_REQUESTED, "info")  # the same answer whether the account exists or not
         return redirect(url_for("auth.login"))
     return render_template("auth/forgot_password.html", form=form), form_status()
@@ -167,7 +191,7 @@ def reset_password_page(token: str):
         ok, user = perform(lambda: reset_password(token, form.password.data), form)
         if ok:
             clear_failed_logins(user.email)
-            _send_quietly(_mail_password_changed, user)
+            _send_quietly(queue_password_changed, user)
             if current_user.is_authenticated:
                 logout_user()
             session.clear()
@@ -182,39 +206,11 @@ def _no_store(body, status: int):
     return response
 
 
-def _site_url(endpoint: str, **values) -> str:
-    """An address for a message: from PUBLIC_URL when set (never from the request's Host header,
-    which a sender could forge to receive someone else's link)."""
-    public = current_app.config.get("PUBLIC_URL")
-    if public:
-        return public.rstrip("/") + url_for(endpoint, **values)
-    return url_for(endpoint, _external=True, **values)
-
-
-def _send_quietly(send, user: User) -> None:
+def _send_quietly(queue, user: User) -> None:
+    """Queue an account email in the outbox and commit (it leaves after the response)."""
     try:
-        send(user)
-    except Exception:  # SMTP down or refusing: logged for the administrators, the page goes on
-        current_app.logger.exception("Mail to user %s not sent", user.id)
-
-
-def _mail_reset_link(user: User) -> None:
-    link = _site_url("auth.reset_password_page", token=password_reset_token(user))
-    minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
-    send_mail(user.email, "Atelier des projets : choisir un nouveau mot de passe",
-              f"Bonjour {user.name},\n\n"
-              "Une demande de nouveau mot de passe a été faite pour votre compte sur l'Atelier des projets.\n"
-              "Pour choisir un nouveau mot de passe, ouvrez ce lien :\n\n"
-              f"{link}\n\n"
-              f"Il est valable {minutes} minutes et ne sert qu'une fois.\n"
-              "Si vous n'avez rien demandé, ignorez ce message : votre mot de passe reste le même.\n\n"
-              "L'Atelier des projets — guichet unique des aides aux entreprises en Bourgogne-Franche-Comté\n")
-
-
-def _mail_password_changed(user: User) -> None:
-    send_mail(user.email, "Atelier des projets : votre mot de passe a été changé",
-              f"Bonjour {user.name},\n\n"
-              "Le mot de passe de votre compte sur l'Atelier des projets vient d'être changé.\n"
-              "Si ce n'est pas vous, demandez tout de suite un nouveau mot de passe :\n\n"
-              f"{_site_url('auth.forgot_password')}\n\n"
-              "et prévenez l'administrateur de la plateforme.\n")
+        queue(user)
+        db.session.commit()  # a newer reset link replaces the older ones (see password_reset_token)
+    except Exception:  # logged for the administrators, the page goes on
+        db.session.rollback()
+        current_app.logger.exception("Mail to user %s not queued", user.id)

@@ -9,8 +9,15 @@ application's session do it, the way ``atelier/webhooks/outbox.py`` does for web
   with a savepoint is gone), works out the recipients *as the dossier is at commit time* (a transfer
   grants its access after recording its event) and inserts one ``Notification`` per person, already
   written in French, or none when that person turned that kind off;
-- ``after_commit`` tries to send the immediate ones just queued (best effort: a mail server that is
-  down leaves them pending for ``flask send-notifications``, and never fails the request).
+- ``after_commit`` tries to send the immediate ones just queued, once the response has gone (best
+  effort: a mail server that is down leaves them pending for ``flask send-notifications``, and never
+  fails nor slows the request).
+
+The emails of an account (a reset link, a password changed) go through the same outbox
+(``queue_account_email``), so that nothing is handed to the mail server inside a request.
+
+Every link in an email is built by ``absolute_url`` from the configured address of the site, never
+from the request (whose ``Host`` header a sender chooses).
 
 A rollback forgets everything noted: a refused operation mails no one.
 """
@@ -23,6 +30,7 @@ from ..cases.models import Case, Event, FundingLine, Message, Opinion
 from ..common import utcnow
 from ..companies.models import company_members
 from ..extensions import db
+from ..mail import after_response
 from .models import KINDS, MANDATORY_KINDS, MessageAttachment, Notification, NotificationPreference
 
 _EVENTS = "notification_outbox_event_ids"
@@ -63,8 +71,9 @@ SUBJECTS = {
 # --------------------------------------------------------------------------- addresses
 
 def public_base_url() -> str:
-    """The address of the site for links sent by email: ``PUBLIC_URL``, else ``SERVER_NAME`` with
-    ``PREFERRED_URL_SCHEME``, else http://127.0.0.1:5000 (``flask run``)."""
+    """The address of the site for links sent by email: ``PUBLIC_URL`` (required in production; ``make
+    run`` sets it from its HOST and PORT), else ``SERVER_NAME`` with ``PREFERRED_URL_SCHEME``, else
+    http://127.0.0.1:5000 (a bare ``flask run``). Never the request's ``Host``."""
     config = current_app.config
     if config.get("PUBLIC_URL"):
         return config["PUBLIC_URL"].rstrip("/")
@@ -234,12 +243,28 @@ def _send_after_commit(session) -> None:
     queued = session.info.pop(_QUEUED, None)
     if not queued or not send_after_commit_enabled():
         return
-    try:
-        from .sending import send_notifications
 
-        send_notifications(queued)
-    except Exception:  # best effort: the rows stay pending for `flask send-notifications`
-        current_app.logger.exception("Notifications %s not sent after the commit", queued)
+    def send() -> None:
+        try:
+            from .sending import send_notifications
+
+            send_notifications(queued)
+        except Exception:  # best effort: the rows stay pending for `flask send-notifications`
+            current_app.logger.exception("Notifications %s not sent after the commit", queued)
+
+    after_response(send)  # in a request, once the response is sent: a mail server never slows a page
+
+
+def queue_account_email(user: User, kind: str, *, subject: str, body: str, link: str) -> None:
+    """An email about ``user``'s own account (a reset link, a password changed…), already written:
+    one outbox row, sent after the commit like the notifications, or by ``flask send-notifications``.
+    Not a notification one can turn off, and never put in a digest."""
+    now = utcnow()
+    notification = Notification(user_id=user.id, kind=kind, delivery="immediate", subject=subject[:250],
+                                body=body, link=link, next_attempt_at=now, created_at=now)
+    db.session.add(notification)
+    db.session.flush()
+    db.session.info.setdefault(_QUEUED, []).append(notification.id)
 
 
 def send_after_commit_enabled() -> bool:

@@ -95,6 +95,28 @@ def make_live_app(folder: Path, **config):
     return app
 
 
+def mailed_link(mail_folder: Path, address: str, path: str, timeout: float = 10) -> str:
+    """The path of the link to ``path`` in the last email written to ``address`` (the server writes it
+    once the response has gone, so it may take a moment)."""
+    import email
+    import email.policy
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        mails = [email.message_from_bytes(file.read_bytes(), policy=email.policy.default)
+                 for file in sorted(mail_folder.glob("*.eml"))] if mail_folder.exists() else []
+        for mail in reversed(mails):
+            if str(mail["To"]) == address:
+                found = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"\S*)",
+                                  mail.get_body(("plain",)).get_content())
+                if found:
+                    return found.group(1)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no email to {address} with a link to {path}")
+        time.sleep(0.1)
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "etape"
 

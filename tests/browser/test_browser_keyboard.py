@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import make_siret
-from live import LiveServer, launch_chromium, make_live_app, require_browser, step
+from live import LiveServer, launch_chromium, make_live_app, mailed_link, require_browser, step
 
 PASSWORD = "une phrase de passe pour les tests"
 
@@ -39,7 +39,7 @@ def live(tmp_path_factory):
     playwright = sync_playwright().start()
     browser = launch_chromium(playwright)
     try:
-        yield SimpleNamespace(app=app, url=server.url, browser=browser)
+        yield SimpleNamespace(app=app, url=server.url, browser=browser, mail=folder / "mail")
     finally:
         browser.close()
         playwright.stop()
@@ -156,6 +156,10 @@ def test_a_phone_360_pixels_wide_registers_and_declares_a_company(live):
             form.get_by_label("Mot de passe", exact=False).first.fill(PASSWORD)
             form.get_by_label("Confirmez le mot de passe").fill(PASSWORD)
             tap(form.get_by_role("button", name="Créer mon compte"))
+            assert page.locator(".error-summary").count() == 0
+            page.goto(live.url + mailed_link(live.mail, "alix@exemple.fr", "/inscription/confirmer/"))
+            measure()
+            tap(page.locator("main form").get_by_role("button", name="Créer mon compte"))
             assert page.locator(".error-summary").count() == 0
         with step("entreprise déclarée sur téléphone", page):
             tap(page.get_by_role("navigation", name="Navigation principale").get_by_role(

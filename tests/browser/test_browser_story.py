@@ -26,7 +26,7 @@ from openpyxl import load_workbook
 from atelier.formatting import paris_today
 
 from conftest import make_siret
-from live import LiveServer, launch_chromium, make_live_app, require_browser, step
+from live import LiveServer, launch_chromium, make_live_app, mailed_link, require_browser, step
 
 PASSWORD = "une phrase de passe pour les tests"
 PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
@@ -254,6 +254,12 @@ def test_the_whole_story_in_a_browser(site):
             form.get_by_label("Mot de passe", exact=False).first.fill(PASSWORD)
             form.get_by_label("Confirmez le mot de passe").fill(PASSWORD)
             sacha.click(form.get_by_role("button", name="Créer mon compte"))
+            expect_no_error(page)
+            assert "Nous vous avons envoyé un courriel" in page.locator("main").inner_text()
+
+        with step("confirmation de l'adresse par le lien du courriel", page):
+            sacha.go(mailed_link(site.mail, "sacha@exemple.fr", "/inscription/confirmer/"))
+            sacha.click(page.locator("main form").get_by_role("button", name="Créer mon compte"))
             expect_no_error(page)
             assert "Sacha Entreprendre" in page.locator("header").inner_text()
 

@@ -66,8 +66,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def make_serve_prod(env: dict, *, workdir: Path | None = None, log=None, **variables) -> subprocess.Popen:
-    """``make serve-prod`` as a person would run it (the venv taken as installed), in its own process group."""
+def make_serve_prod(env: dict, *, workdir: Path | None = None, log=None, public_url: bool = True,
+                    **variables) -> subprocess.Popen:
+    """``make serve-prod`` as a person would run it (the venv taken as installed), in its own process group.
+
+    ``public_url``: give it ``ATELIER_PUBLIC_URL``, the address it is reached at (http://HOST:PORT),
+    unless ``env`` names one; production refuses to start without it."""
+    if public_url and "ATELIER_PUBLIC_URL" not in env:
+        host = variables.get("HOST", "127.0.0.1")
+        env = {**env, "ATELIER_PUBLIC_URL": f"http://{host}:{variables.get('PORT', 5000)}"}
     command = ["make", "--no-print-directory", "-o", ".venv/.installed", "serve-prod"]
     command += [f"{name}={value}" for name, value in variables.items()]
     return subprocess.Popen(command, cwd=workdir or ROOT, env=env, stdout=log or subprocess.PIPE,

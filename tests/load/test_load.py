@@ -86,9 +86,13 @@ def _env(**values) -> dict:
      "ATELIER_SECRET_KEY est obligatoire en production"),
     ({"ATELIER_DATABASE_URL": "postgresql://atelier:secret@127.0.0.1:5432/atelier", "ATELIER_SECRET_KEY": ""},
      "ATELIER_SECRET_KEY est obligatoire en production"),
+    ({"ATELIER_DATABASE_URL": "postgresql://atelier:secret@127.0.0.1:5432/atelier", "ATELIER_SECRET_KEY": "x" * 64},
+     "ATELIER_PUBLIC_URL est obligatoire en production"),
+    ({"ATELIER_DATABASE_URL": "postgresql://atelier:secret@127.0.0.1:5432/atelier", "ATELIER_SECRET_KEY": "x" * 64,
+      "ATELIER_PUBLIC_URL": "atelier.example.fr"}, "ATELIER_PUBLIC_URL est obligatoire en production"),
 ])
 def test_serve_prod_refuses_to_start_without_postgresql_and_a_secret_key(settings, message):
-    process = make_serve_prod(_env(**settings), PORT=free_port())
+    process = make_serve_prod(_env(**settings), public_url=False, PORT=free_port())
     out, err = process.communicate(timeout=60)
     assert process.returncode != 0
     assert "Démarrage refusé" in err and message in err
