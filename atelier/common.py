@@ -1,7 +1,7 @@
 """Small shared pieces: UTC timestamps, money columns and the amount rule, the refusal every
 operation raises."""
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import DateTime, Numeric, TypeDecorator
@@ -16,6 +16,25 @@ MAX_AMOUNT = Decimal("1e12")  # MONEY holds up to 999 999 999 999,99
 # script's digits (``\d`` and ``Decimal`` would read Arabic-Indic ١٢٣ as 123): a French form.
 _AMOUNT_SPACES = re.compile(r"[\s\u00a0\u202f]+")
 _PLAIN_AMOUNT = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")
+
+
+# How people type a date: what a date picker sends first, then the French ways.
+DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y")
+_ASCII_DATE = re.compile(r"[0-9./-]+")
+
+
+def read_date(text: str) -> date | None:
+    """The date typed in ``text`` (one of ``DATE_FORMATS``, ASCII digits only: ``strptime`` would
+    also read other scripts' digits), or ``None`` when it is not one."""
+    text = (text or "").strip()
+    if not _ASCII_DATE.fullmatch(text):
+        return None
+    for pattern in DATE_FORMATS:
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    return None
 
 
 def utcnow() -> datetime:

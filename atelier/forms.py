@@ -5,7 +5,7 @@ field; the rules themselves live in the operations (``Checked`` runs one of them
 which run again whatever the path and answer beside the same field (``web.perform``).
 """
 import unicodedata
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from flask import request
@@ -17,10 +17,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.meta import DefaultMeta
 from wtforms.validators import DataRequired, StopValidation
 
-from .common import ActionRefused, parse_amount
+from .common import DATE_FORMATS, ActionRefused, parse_amount, read_date
 from .inputs import refused_fields
 
-DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y"]  # a date picker sends the first
 INVALID_DATE = "Indiquez une date valide (jj/mm/aaaa)."
 IMPLAUSIBLE_DATE = "Indiquez une date entre 1900 et 2100."
 
@@ -172,7 +171,7 @@ class DayField(DateField):
     ``message`` is said of what is not a date."""
 
     def __init__(self, label=None, validators=None, *, message: str = INVALID_DATE, **kwargs):
-        super().__init__(label, validators, format=DATE_FORMATS, invalid_value_message=message, **kwargs)
+        super().__init__(label, validators, format=list(DATE_FORMATS), invalid_value_message=message, **kwargs)
 
     def process_formdata(self, valuelist):
         if not valuelist:
@@ -181,13 +180,8 @@ class DayField(DateField):
         self.data = None
         if not text:
             return
-        for pattern in self.strptime_format:
-            try:
-                day = datetime.strptime(text, pattern).date()
-                break
-            except ValueError:
-                continue
-        else:
+        day = read_date(text)
+        if day is None:
             raise ValueError(self.invalid_value_message)
         if not 1900 <= day.year <= 2100:
             raise ValueError(IMPLAUSIBLE_DATE)

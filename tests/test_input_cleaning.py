@@ -2,13 +2,18 @@
 string, a form field or a JSON body is refused in French before any view runs — a page, a problem
 document under ``/api/``, or the message beside the form field — and JSON bodies are bounded in depth
 and size. Nothing is stored, and never a 500 (on SQLite and on PostgreSQL, which refuses NUL in text)."""
+from datetime import date
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import func, select
 
 from atelier.api.tokens import create_token
+from atelier.common import ActionRefused, read_date
 from atelier.extensions import db
 from atelier.inputs import forbidden_in, json_refusals, json_too_deep
 from atelier.models import Case, Company
+from atelier.schemes.operations import parse_rate_percent
 from conftest import login
 from test_companies import company_form, error_beside
 
@@ -241,3 +246,22 @@ def test_pages_do_not_read_json_bodies(client, world, body):
     assert response.status_code == 422
     assert "Indiquez votre nom." in response.get_data(as_text=True)
     assert row_counts() == before
+
+
+# --------------------------------------------------------------------------- dates and rates: ASCII digits
+
+@pytest.mark.parametrize("text, expected", [
+    ("2026-03-31", date(2026, 3, 31)), ("31/03/2026", date(2026, 3, 31)), (" 31.03.2026 ", date(2026, 3, 31)),
+    ("31-03-2026", date(2026, 3, 31)),
+    ("٣١/٠٣/٢٠٢٦", None),  # Arabic-Indic digits: strptime would read them
+    ("３１/０３/２０２６", None),  # full-width digits
+    ("31/02/2026", None), ("demain", None), ("", None),
+])
+def test_a_typed_date_takes_ascii_digits_only(text, expected):
+    assert read_date(text) == expected
+
+
+def test_a_scheme_rate_in_other_digits_gets_the_french_message():
+    with pytest.raises(ActionRefused, match="pourcentage"):
+        parse_rate_percent("٤٠")
+    assert parse_rate_percent("40,5") == Decimal("0.405")

@@ -36,7 +36,7 @@ from sqlalchemy.orm import aliased, joinedload
 from ..agencies.models import Agency
 from ..auth.models import User
 from ..cases.models import Case, CaseAgency, Event, FundingLine, Payment
-from ..common import ActionRefused
+from ..common import ActionRefused, read_date
 from ..committees.models import Committee
 from ..companies.models import Company
 from ..extensions import db
@@ -89,7 +89,6 @@ KINDS = [kind for _, kind, _ in COLUMNS]
 
 _RISKY_STARTS = (*FORMULA_PREFIXES, "#")  # "#": openpyxl reads "#N/A", "#REF!"… as error values
 _STILL_PAYING = frozenset({"approved", "agreement_signed"})
-_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
 
 
 # --------------------------------------------------------------------------- filters
@@ -112,11 +111,9 @@ def parse_date(value, field: str, label: str) -> date | None:
     text = (value or "").strip()
     if not text:
         return None
-    for pattern in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
+    day = read_date(text)
+    if day is not None:
+        return day
     raise ActionRefused(f"{label} n'est pas une date valide : écrivez-la AAAA-MM-JJ ou JJ/MM/AAAA "
                         f"(par exemple 2025-03-31).", field)
 

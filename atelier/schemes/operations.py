@@ -1,6 +1,6 @@
 """Aid schemes: created and corrected by the platform admin."""
 import re
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -9,7 +9,7 @@ from ..agencies.models import Agency
 from ..agencies.operations import check_admin
 from ..auth.models import User
 from ..committees.models import Committee
-from ..common import ActionRefused, parse_amount
+from ..common import ActionRefused, parse_amount, read_date
 from ..companies.operations import clean_text
 from ..extensions import db
 from .models import DOCUMENT_KINDS, INSTRUMENTS, REGIMES, Scheme
@@ -39,7 +39,7 @@ def parse_rate_percent(value, field: str = "max_rate") -> Decimal:
         raw = _SPACES.sub("", str(value or "")).removesuffix("%").replace(",", ".")
         if not raw:
             raise ActionRefused("Le taux maximal est obligatoire.", field)
-        if not re.fullmatch(r"\d+(\.\d+)?", raw):
+        if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", raw):
             raise ActionRefused("Le taux maximal est un pourcentage, par exemple 40 ou 40,5.", field)
         percent = Decimal(raw)
     if not 0 < percent <= 100:
@@ -58,12 +58,10 @@ def parse_date(value, field: str, label: str, *, required: bool = True) -> date 
         if required:
             raise ActionRefused(f"{label} est obligatoire.", field)
         return None
-    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return datetime.strptime(raw, pattern).date()
-        except ValueError:
-            continue
-    raise ActionRefused(f"{label} doit être une date valide, par exemple 31/03/2026.", field)
+    day = read_date(raw)
+    if day is None:
+        raise ActionRefused(f"{label} doit être une date valide, par exemple 31/03/2026.", field)
+    return day
 
 
 def parse_choice(value, choices: dict, field: str, message: str) -> str:
