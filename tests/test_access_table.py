@@ -67,6 +67,7 @@ TABLE: dict[str, dict[str, str]] = {
     # notification choices, posted empty: every kind wants an answer (admins get no notification)
     "notifications.save_preferences": {"GET": "405", "POST": "L 422 422 422 422 422 404"},
     "auth.reset_password_page":    {"GET": "400", "POST": "400"},  # a token that is not one
+    "auth.confirm_registration_page": {"GET": "400", "POST": "400"},  # a link that is not one
     "api_tokens.new_token":        {"GET": "L 200 200 200 200 200 200",
                                     "POST": "L 422 422 422 422 422 422"},
     "api_tokens.revoke":           {"GET": "405", "POST": "L 303 404 404 404 404 404"},  # the applicant's
@@ -272,6 +273,7 @@ def url_values(s) -> dict[str, dict]:
         "schemes.show_scheme": {"code": w.region_scheme.code},
         "api.show_scheme": {"code": w.region_scheme.code},
         "auth.reset_password_page": {"token": "pas-un-jeton"},
+        "auth.confirm_registration_page": {"token": "pas-un-jeton"},
         "api_tokens.revoke": {"token_id": s.revoked.id},
         "inbox.export_opendata": {"year": paris_today().year},
         "companies.show_company": {"company_id": w.company.id},
