@@ -162,6 +162,12 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(404)
     def not_found(error):
+        from flask import request
+
+        if request.path.startswith("/api/"):  # the API answers problems, even where no route matched
+            from .api.problems import not_found_response
+
+            return not_found_response()
         return render_template("errors/404.html"), 404
 
     @app.errorhandler(CSRFError)

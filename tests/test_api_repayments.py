@@ -20,7 +20,7 @@ def test_a_loan_schedule_and_its_repayments_through_the_api(client, world, creat
 
     refused = client.post(f"/api/v1{url}", headers=agent, json={"event": "sign_agreement",
                                                                 "signed_on": today.isoformat()})
-    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+    assert refused.status_code == 409 and refused.mimetype == "application/problem+json"  # a rule of loans
     assert any(error["field"] == "instalment_count" for error in refused.get_json()["errors"])
 
     call(client, "POST", url, agent, {"event": "sign_agreement", "signed_on": today.isoformat(),
@@ -30,7 +30,7 @@ def test_a_loan_schedule_and_its_repayments_through_the_api(client, world, creat
                                       "repaid_on": today.isoformat()})
     too_much = client.post(f"/api/v1{url}", headers=agent, json={"event": "record_repayment", "amount": "9000.01",
                                                                  "repaid_on": today.isoformat()})
-    assert too_much.status_code == 422 and "dépasserait ce que l'entreprise doit" in too_much.get_data(as_text=True)
+    assert too_much.status_code == 409 and "dépasserait ce que l'entreprise doit" in too_much.get_data(as_text=True)
 
     data = call(client, "GET", f"/lines/{line.id}", bearer(world.applicant, "read"))
     repayment = data["repayment"]

@@ -1,11 +1,15 @@
 """The OpenAPI document is valid, and the app never contradicts it: a bounded schemathesis run with a
 write token finds no server error and no response the document does not describe."""
+import re
+import threading
+from contextlib import contextmanager
+
 import pytest
 import schemathesis
-from schemathesis import checks
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from openapi_spec_validator import validate
+from schemathesis.config import SchemathesisConfig
+from schemathesis.engine import events, from_schema
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from atelier.api.tokens import create_token
 from atelier.extensions import db
@@ -68,45 +72,112 @@ def scene(app, world, create_case):
     os.remove(os.path.join(app.config["UPLOAD_FOLDER"], "b" * 32))  # leave the shared folder as found
 
 
-def test_schemathesis_finds_no_server_error_and_no_contradiction(app, scene):
+class QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs):  # thousands of requests: the failures say what matters
+        pass
+
+
+@contextmanager
+def served(app):
+    """The app on a real local HTTP server (as the partners reach it), for the time of a run."""
+    server = make_server("127.0.0.1", 0, app, threaded=False, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def _exchange(recorder, case_id: str) -> str:
+    """The request and the answer of a failing case, to read in the report."""
+    interaction = recorder.interactions.get(case_id)
+    if interaction is None:
+        return ""
+    request, response = interaction.request, interaction.response
+    body = request.body.decode(errors="replace")[:300] if request.body else ""
+    answer = response.content.decode(errors="replace")[:400] if response is not None and response.content else ""
+    status = response.status_code if response is not None else None
+    return f"\n  → {request.method} {request.uri} {body}\n  ← {status} {answer}"
+
+
+ALL_PHASES = ("examples", "coverage", "fuzzing", "stateful")
+
+
+def run_schemathesis(base_url: str, token: str, *, seed: int, max_examples: int, max_steps: int,
+                     phases=ALL_PHASES):
+    """Every check of schemathesis, every phase (examples, coverage, fuzzing, and the stateful one
+    that follows the document's links with the ids the API answered), with a fixed seed: the
+    mismatches found (check, operation, message) and the statuses seen per operation."""
+    config = SchemathesisConfig.from_dict({
+        "seed": seed, "workers": 1, "base-url": f"{base_url}/api/v1",
+        "headers": {"Authorization": f"Bearer {token}"},
+        "checks": {"enabled": True},
+        # NUL and lone surrogates are refused by the input rule of the whole application (400),
+        # which the document states in prose: the generated data leaves them out.
+        "generation": {"max-examples": max_examples, "deterministic": True, "allow-x00": False,
+                       "codec": "utf-8", "database": "none"},
+        "phases": {**{phase: {"enabled": phase in phases} for phase in ALL_PHASES},
+                   "stateful": {"enabled": "stateful" in phases, "max-steps": max_steps}},
+        "suppress-health-check": ["all"],
+    })
+    schema = schemathesis.openapi.from_url(f"{base_url}/api/v1/openapi.json", config=config)
+    failures, statuses, phases = [], {}, set()
+    for event in from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            phases.add(event.phase.name if hasattr(event.phase, "name") else str(event.phase))
+            for interaction in event.recorder.interactions.values():
+                if interaction.response is not None:
+                    request = interaction.request
+                    statuses.setdefault(f"{request.method} {request.uri}", set()).add(
+                        interaction.response.status_code)
+            for case_id, checks_of_case in event.recorder.checks.items():
+                for node in checks_of_case:
+                    if node.failure_info is not None:
+                        failure = node.failure_info.failure
+                        failures.append(f"{node.name} — {failure.operation}: {failure.title}\n{failure.message}"
+                                        + _exchange(event.recorder, case_id))
+        elif isinstance(event, (events.NonFatalError, events.FatalError)):
+            failures.append(f"erreur de schemathesis : {getattr(event, 'value', None) or event.exception!r}")
+    return sorted(set(failures)), statuses, phases
+
+
+def test_schemathesis_finds_no_mismatch_for_an_agent(app, scene):
+    """All checks, all phases, with the write token of an agent who holds a line on the agenda and
+    was asked an opinion: no server error, no answer the document does not describe, nothing the
+    document allows that the API refuses, nothing it forbids that the API accepts."""
     real, token = scene
     app.config["API_RATE_LIMIT"] = "100000/minute"
     try:
-        schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
-        failures = []
-        statuses: dict[str, set[int]] = {}
-        count = 0
-        for result in schema.get_all_operations():
-            operation = result.ok()
-            strategy = operation.as_strategy()
-
-            @given(case=strategy, use_real_ids=st.booleans())
-            @settings(max_examples=30, deadline=None, database=None,
-                      suppress_health_check=list(HealthCheck))
-            def run(case, use_real_ids):
-                nonlocal count
-                count += 1
-                if use_real_ids and case.path_parameters:  # else nearly every request is a 404
-                    case.path_parameters = {name: real.get(name, value)
-                                            for name, value in case.path_parameters.items()}
-                case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
-                response = case.call()
-                statuses.setdefault(f"{operation.method.upper()} {operation.path}", set()).add(
-                    response.status_code)
-                try:
-                    # The document cannot say every rule (a ceiling, a date within 1900-2100, a cursor
-                    # the server gave): a schema-valid request may still get its documented 422 or 409.
-                    case.validate_response(response, excluded_checks=[checks.positive_data_acceptance])
-                except Exception as error:  # collected, reported at once below
-                    failures.append(f"{operation.method.upper()} {operation.path}: {error}")
-
-            run()
-        assert count > 100
-        print(statuses)
-        assert all(status < 500 for seen in statuses.values() for status in seen)
-        for operation in ("GET /cases", "GET /me", "GET /cases/{reference}", "GET /lines/{line_id}",
-                          "GET /meetings/{meeting_id}", "GET /opinions/{opinion_id}"):
-            assert 200 in statuses[operation], (operation, statuses[operation])
-        assert not failures, "\n\n".join(failures[:5])
+        with served(app) as base_url:
+            failures, statuses, phases = run_schemathesis(base_url, token, seed=8, max_examples=10, max_steps=10)
     finally:
         app.config.pop("API_RATE_LIMIT")
+    assert not failures, f"{len(failures)} écarts :\n\n" + "\n\n".join(failures[:8])
+    assert {"EXAMPLES", "COVERAGE", "FUZZING", "STATEFUL_TESTING"} <= phases, phases
+    assert all(status < 500 for seen in statuses.values() for status in seen)
+    assert sum(len(seen) for seen in statuses.values()) > 50
+
+
+def test_schemathesis_follows_the_links_of_an_applicants_draft(app, world):
+    """The stateful run as an applicant: the link of /me gives the company a draft is created for,
+    and the links of the draft lead the next calls to it (read, edit, lines, declarations, events);
+    no mismatch."""
+    _, token = create_token(world.applicant, name="schemathesis", scope="write", days=1)
+    db.session.commit()
+    app.config["API_RATE_LIMIT"] = "100000/minute"
+    try:
+        with served(app) as base_url:
+            failures, statuses, phases = run_schemathesis(base_url, token, seed=11, max_examples=10, max_steps=15,
+                                                          phases=("stateful",))
+    finally:
+        app.config.pop("API_RATE_LIMIT")
+    assert not failures, f"{len(failures)} écarts :\n\n" + "\n\n".join(failures[:8])
+    created = {status for call, seen in statuses.items() if call.startswith("POST") and call.endswith("/cases")
+               for status in seen}
+    assert phases == {"STATEFUL_TESTING"}
+    assert 201 in created, statuses  # the link from /me gave a company of the applicant
+    # ...and the links of the created draft led to it: read, edited or declared with its reference
+    assert any(re.search(r" \S*/api/v1/cases/AP-\d{4}-\d{5}(/|$)", call) and seen & {200, 201}
+               for call, seen in statuses.items()), statuses

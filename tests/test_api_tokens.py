@@ -119,7 +119,7 @@ def test_errors_are_problem_documents_in_french(client, world, create_case):
     body = assert_problem(client.post(f"/api/v1/cases/{case.reference}/events",
                                       json={"event": "accept", "version": case.version - 1}, headers=headers), 409)
     assert "modifié entre-temps" in body["detail"]
-    # 422: one entry per field
+    # 422: what the document does not allow, one entry per field
     body = assert_problem(client.post(f"/api/v1/cases/{case.reference}/events",
                                       json={"event": "transfer_lead", "agency_id": "pas-un-id", "reason": 12},
                                       headers=headers), 422)
@@ -130,7 +130,8 @@ def test_errors_are_problem_documents_in_french(client, world, create_case):
     assert [error["field"] for error in body["errors"]] == ["reason"]
     body = assert_problem(client.post(f"/api/v1/cases/{case.reference}/events",
                                       json={"event": "transfer_lead", "agency_id": world.region.id,
-                                            "reason": "Suivi par la Région."}, headers=headers), 422)
+                                            "reason": "Suivi par la Région."}, headers=headers), 409)
+    # 409: well formed, but a rule refuses it: the field it is about is named
     assert body["errors"] == [{"field": "agency_id",
                                "detail": "Cet organisme pilote déjà le dossier : choisissez-en un autre."}]
     body = assert_problem(client.post(f"/api/v1/cases/{case.reference}/events", json={"event": "voler"},

@@ -24,13 +24,22 @@ INVALID = "Certaines données sont invalides : voyez le détail de chaque champ.
 HIDDEN_FORM_FIELDS = ("csrf_token", "next")
 
 
+def _json_number(text: str) -> Decimal | int:
+    """A JSON number with a fraction or an exponent, kept exact; a whole one (``37.0``) is an integer,
+    as JSON Schema counts it (not for huge exponents, which no field accepts anyway)."""
+    number = Decimal(text)
+    if number.is_finite() and number == number.to_integral_value() and number.adjusted() < 18:
+        return int(number)
+    return number
+
+
 def json_body() -> dict:
     """The request's JSON object (amounts with decimals kept exact), or a 400/422 problem."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw, parse_float=Decimal)
+        body = json.loads(raw, parse_float=_json_number)
     except (ValueError, UnicodeDecodeError):
         raise ApiProblem(400, "Le corps de la requête n'est pas un document JSON valide.") from None
     if not isinstance(body, dict):
@@ -67,22 +76,64 @@ def form_data(body: dict, *, skip=("event",)) -> MultiDict:
     return data
 
 
-AMOUNT_SCHEMA = {"type": ["string", "number"],
-                 "description": "Montant en euros : nombre ou texte (« 12500.50 », « 12 500,50 »)."}
-_JSON_TYPES = {"string": str, "integer": int, "number": (int, Decimal), "boolean": bool}
+# What the document says of typed values, and so what the API accepts (``validation.py``): a
+# subset of what the pages' rules read (``common.parse_amount``, ``forms.DayField``), never more.
+_SPACE = "[ \u00a0\u202f]"
+_EUROS = f"(?:{_SPACE}?€)?"
+_WHOLE = f"(?:[1-9][0-9]{{0,11}}|[1-9][0-9]{{0,2}}(?:{_SPACE}[0-9]{{3}}){{1,3}})"
+_CENTS = "(?:[.,][0-9]{1,2})?"
+POSITIVE_AMOUNT_PATTERN = f"^(?:{_WHOLE}{_CENTS}|0[.,](?:0[1-9]|[1-9][0-9]?)){_EUROS}$"
+AMOUNT_PATTERN = f"^(?:{_WHOLE}|0){_CENTS}{_EUROS}$"
+MAX_WHOLE_EUROS = 999_999_999_999
+AMOUNT_MESSAGE = ("Un montant en euros est attendu : un nombre entier, ou un texte comme « 12500.50 », "
+                  "« 12 500,50 » ou « 12500 € » (deux décimales au plus, moins de mille milliards).")
 
 
-def field_schema(field) -> dict:
-    """The JSON Schema of one form field, as the API documents and checks it."""
+def amount_schema(*, allow_zero: bool = False, nullable: bool = False) -> dict:
+    """A sum in euros as the API takes it: a whole number, or a text with up to two decimals."""
+    pattern = AMOUNT_PATTERN if allow_zero else POSITIVE_AMOUNT_PATTERN
+    variants = [{"type": "integer", "minimum": 0 if allow_zero else 1, "maximum": MAX_WHOLE_EUROS},
+                {"type": "string", "pattern": pattern}]
+    if nullable:
+        variants.append({"type": "null"})
+    return {"anyOf": variants, "x-invalid": AMOUNT_MESSAGE + (" Zéro est accepté." if allow_zero else ""),
+            "description": "Montant en euros : nombre entier, ou texte (« 12500.50 », « 12 500,50 »)."
+                           + (" Zéro est accepté." if allow_zero else " Supérieur à zéro.")}
+
+
+AMOUNT_SCHEMA = amount_schema()
+DATE_SCHEMA = {"type": "string", "format": "date", "pattern": "^(?:19[0-9]{2}|20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2}$",
+               "x-invalid": "Indiquez une date AAAA-MM-JJ entre 1900 et 2100."}
+# Some character that is neither a space nor a control character (which the pages' filters remove).
+FILLED_PATTERN = "[^\\s\\x00-\\x1f\\x7f-\\x9f]"
+
+
+def _allows_zero(field) -> bool:
+    """Whether the field's own amount rule takes 0 (asked of the rule itself)."""
+    from ..forms import Checked
+
+    for validator in field.validators:
+        if isinstance(validator, Checked):
+            try:
+                validator.rule("0", field.name, *validator.args, **validator.kwargs)
+            except ActionRefused:
+                return False
+            return True
+    return False
+
+
+def field_schema(field, *, required: bool = False) -> dict:
+    """The JSON Schema of one form field: what the API accepts for it (null: left empty)."""
     from ..forms import AmountField, DayField, IdSelectField, VersionField
 
     if isinstance(field, VersionField):
         schema = {"type": "integer", "minimum": 0, "maximum": MAX_ID,
                   "description": "Version lue (facultatif) : si elle a changé, la réponse est 409."}
     elif isinstance(field, AmountField):
-        schema = dict(AMOUNT_SCHEMA)
+        return {**amount_schema(allow_zero=_allows_zero(field), nullable=not required),
+                "description": f"{field.label.text}. " + amount_schema()["description"].split(" Supérieur")[0]}
     elif isinstance(field, DayField):
-        schema = {"type": "string", "format": "date"}
+        schema = dict(DATE_SCHEMA)
     elif isinstance(field, IdSelectField):
         schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
     elif field.type == "BooleanField":
@@ -96,9 +147,15 @@ def field_schema(field) -> dict:
         for validator in field.validators:
             if getattr(validator, "max", -1) not in (-1, None) and type(validator).__name__ == "Length":
                 schema["maxLength"] = validator.max
+        if required:
+            schema.update(minLength=1, pattern=FILLED_PATTERN, **{"x-invalid": "Ce champ ne peut pas être vide."})
     schema.setdefault("description", str(field.label.text))
-    if "description" in schema and schema["description"] != str(field.label.text):
+    if schema["description"] != str(field.label.text):
         schema["description"] = f"{field.label.text}. {schema['description']}"
+    if not required:
+        if "enum" in schema:
+            schema["enum"] = [*schema["enum"], None]
+        schema["type"] = [schema["type"], "null"]
     return schema
 
 
@@ -111,33 +168,9 @@ def is_required(field) -> bool:
     return any(type(v).__name__ in ("DataRequired", "InputRequired", "Present") for v in field.validators)
 
 
-def check_types(form_class, body: dict) -> None:
-    """Each field of the body of the type the document gives it: else 422, one entry per field."""
-    errors = []
-    for field in form_fields(form_class):
-        if field.name == "version" or body.get(field.name) is None:
-            continue
-        value = body[field.name]
-        schema = field_schema(field)
-        kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        python_types = tuple(t for kind in kinds for t in (
-            _JSON_TYPES[kind] if isinstance(_JSON_TYPES[kind], tuple) else (_JSON_TYPES[kind],)))
-        if (isinstance(value, bool) and "boolean" not in kinds) or not isinstance(value, python_types):
-            errors.append({"field": field.name, "detail": _TYPE_MESSAGES.get(kinds[0], "Type invalide.")})
-        elif "enum" in schema and value not in schema["enum"]:
-            errors.append({"field": field.name,
-                           "detail": "Valeurs possibles : " + ", ".join(schema["enum"]) + "."})
-    if errors:
-        raise ApiProblem(422, INVALID, errors=errors)
-
-
-_TYPE_MESSAGES = {"string": "Un texte est attendu.", "integer": "Un nombre entier (identifiant) est attendu.",
-                  "boolean": "true ou false est attendu.", "number": "Un nombre est attendu."}
-
-
 def filled_form(form_class, body: dict, **extra):
-    """``form_class`` filled from ``body`` (CSRF off: a bearer token is no cookie), validated."""
-    check_types(form_class, body)
+    """``form_class`` filled from ``body`` (CSRF off: a bearer token is no cookie), validated. The body
+    was already checked against the document (``validation.py``)."""
     data = form_data(body)
     for key, value in extra.items():
         data[key] = str(value)
@@ -175,10 +208,10 @@ def perform(action: Callable[[], T], fields=()) -> T:
         raise ApiProblem(409, refused.message) from None
     except ActionRefused as refused:
         db.session.rollback()
-        if refused.field:
-            raise ApiProblem(422, INVALID, errors=[{"field": api_field(refused.field, fields),
-                                                    "detail": refused.message}]) from None
-        raise ApiProblem(409, refused.message) from None
+        # Well-formed (the document was checked first) but refused by a rule of the product: 409,
+        # with the field the rule is about when there is one.
+        errors = [{"field": api_field(refused.field, fields), "detail": refused.message}] if refused.field else None
+        raise ApiProblem(409, refused.message, errors=errors) from None
     except StaleDataError:
         db.session.rollback()
         raise ApiProblem(409, ModifiedMeanwhile().message) from None

@@ -1,17 +1,21 @@
-"""The OpenAPI 3.1 document of ``/api/v1``. Event bodies are generated from the pages' form classes
+"""The OpenAPI 3.1 document of ``/api/v1``: what the API accepts — every request is checked against it
+before a view runs (``validation.py``) — and what it answers. Event bodies are generated from the pages' form classes
 (``CASE_FORMS`` / ``LINE_FORMS``), so a new event or field appears here with no further change."""
+import re
+
 from flask import current_app
 
 from ..cases.actions import CASE_HANDLERS, LINE_HANDLERS
 from ..cases.event_forms import CASE_FORMS, LINE_FORMS, AskOpinionForm, GiveOpinionForm
-from ..cases.forms import MinimisForm, ProjectForm
+from ..cases.forms import EditProjectForm, MinimisForm, ProjectForm
 from ..forms import MAX_ID
 from ..workflow import CASE_RULES, CASE_STATES, LINE_RULES, LINE_STATES
 from .dispatch import AMOUNT_SCHEMA, field_schema, form_fields, is_required
 from .problems import PROBLEM_MIMETYPE, PROBLEM_TYPES
-from .views import DEFAULT_RATE_LIMIT, MAX_LIMIT
+from .views import CURSOR_PATTERN, DEFAULT_RATE_LIMIT, MAX_LIMIT
 
 REF = "#/components/schemas/"
+API_PREFIX = "/api/v1"
 
 
 def _ref(name: str) -> dict:
@@ -36,14 +40,17 @@ def _list_of(name: str, **more) -> dict:
     return _object({"items": {"type": "array", "items": _ref(name)}, **more}, ["items"])
 
 
-def _form_body(form_class, *, extra: dict | None = None, required=(), title=None) -> dict:
+def _form_body(form_class, *, extra: dict | None = None, required=(), title=None, partial=False) -> dict:
+    """The body that fills ``form_class``: its fields and nothing else (an unknown field is refused).
+    ``partial``: a PATCH, where every field may be left out, but a required one is never emptied."""
     properties, needed = {}, list(required)
     for field in form_fields(form_class):
-        properties[field.name] = field_schema(field)
-        if is_required(field) and field.name != "version":
+        needs_value = is_required(field) and field.name != "version"
+        properties[field.name] = field_schema(field, required=needs_value)
+        if needs_value and not partial:
             needed.append(field.name)
     properties.update(extra or {})
-    schema = _object(properties, needed)
+    schema = _object(properties, needed, additionalProperties=False)
     if title:
         schema["title"] = title
     return schema
@@ -163,15 +170,14 @@ def _schemas() -> dict:
                   "companies": {"type": "array", "items": _object({"id": ID, "siret": {"type": "string"},
                                                                    "name": {"type": "string"}})},
                   "token": _ref("Token")}, ["id", "role", "token"])
-    project = _form_body(ProjectForm)
     new_case = _form_body(ProjectForm, extra={"company_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID,
                                                              "description": "Entreprise dont vous êtes membre."}},
                           required=("company_id",))
-    edit_project = {**project, "properties": {**project["properties"],
-                                              "version": {"type": "integer", "minimum": 0, "maximum": MAX_ID}}}
-    edit_project.pop("required", None)  # a PATCH sends only what changes
-    new_line = _object({"scheme": {"type": "string", "description": "Code du dispositif (voir /schemes)."},
-                        "requested_amount": AMOUNT_SCHEMA}, ["scheme", "requested_amount"])
+    edit_project = _form_body(EditProjectForm, partial=True)  # a PATCH sends only what changes
+    new_line = _object({"scheme": {"type": "string", "minLength": 1, "maxLength": 40,
+                                   "description": "Code du dispositif (voir /schemes)."},
+                        "requested_amount": AMOUNT_SCHEMA}, ["scheme", "requested_amount"],
+                       additionalProperties=False)
     return {
         "Problem": problem, "Agency": agency, "Opinion": opinion, "Line": line, "CaseSummary": case_summary,
         "Case": case, "Scheme": scheme, "Meeting": meeting, "Token": token, "Me": me,
@@ -186,11 +192,13 @@ def _schemas() -> dict:
 
 PROBLEM_DESCRIPTIONS = {
     400: "Le corps n'est pas du JSON valide.",
+    405: "Méthode non prévue sur cette adresse (voir l'en-tête Allow).",
     401: "Aucun jeton, ou un jeton inconnu, expiré, révoqué, ou d'un compte désactivé.",
     403: "Un jeton en lecture seule ne peut pas écrire.",
     404: "Inconnu, ou hors de votre périmètre (la réponse ne dit pas lequel).",
-    409: "Action impossible dans l'état actuel, refusée par les règles, ou version périmée (relisez).",
-    422: "Données invalides : une entrée par champ dans `errors`.",
+    409: "Action impossible dans l'état actuel, refusée par une règle (alors `errors` nomme le champ en "
+         "cause : plafond, date, séance…) ou par les droits, ou version périmée (relisez).",
+    422: "Données que ce document n'admet pas : une entrée par champ dans `errors`.",
     429: "Trop de requêtes pour ce jeton : attendez le délai de l'en-tête Retry-After.",
 }
 
@@ -200,6 +208,9 @@ def _problems(*statuses) -> dict:
     for status in statuses:
         response = {"description": PROBLEM_DESCRIPTIONS[status],
                     "content": {PROBLEM_MIMETYPE: {"schema": _ref("Problem")}}}
+        if status == 405:
+            response["headers"] = {"Allow": {"schema": {"type": "string"},
+                                             "description": "Méthodes possibles sur cette adresse."}}
         if status == 429:
             response["headers"] = {"Retry-After": {"schema": {"type": "string"},
                                                    "description": "Secondes à attendre."}}
@@ -239,6 +250,14 @@ def _query(name: str, schema: dict, description: str) -> dict:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
+# An instant as Python reads it (``datetime.fromisoformat``), between 1900 and 2100.
+MOMENT_QUERY = {"type": "string", "format": "date-time",
+                "pattern": "^(?:19[0-9]{2}|20[0-9]{2})-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+                           "(?:[.][0-9]{1,6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$",
+                "x-invalid": "Indiquez un horodatage ISO 8601 entre 1900 et 2099 (par exemple 2026-01-31T08:00:00Z)."}
+CURSOR_SCHEMA = {"type": "string", "pattern": CURSOR_PATTERN,
+                 "x-invalid": "Ce curseur n'est pas valide : reprenez celui de la page précédente (next_cursor)."}
+
 REFERENCE = _path("reference", {"type": "string", "pattern": "^AP-[0-9]{4}-[0-9]{5}$"},
                   "Référence du dossier (AP-aaaa-nnnnn).")
 
@@ -250,6 +269,77 @@ def _id(name: str, what: str) -> dict:
 def _binary(description: str, mimetype: str) -> dict:
     return {"200": {"description": description, "content": {mimetype: {"schema": {"type": "string",
                                                                                      "format": "binary"}}}}}
+
+
+UNDOCUMENTED_ENDPOINTS = frozenset({"api.index", "api.openapi_document", "api.docs", "api.unknown"})
+_RULE_PARAMETER = re.compile(r"<(?:[a-z_]+:)?([a-z_]+)>")
+
+
+def document_path(rule: str) -> str:
+    """The document's path of a route of the blueprint: ``/api/v1/lines/<int:line_id>`` → ``/lines/{line_id}``."""
+    return _RULE_PARAMETER.sub(r"{\1}", rule.removeprefix(API_PREFIX))
+
+
+def _name_operations(paths: dict) -> None:
+    """Each operation is named (``operationId``) after the view that serves it, read from the routes."""
+    for rule in current_app.url_map.iter_rules():
+        if not rule.endpoint.startswith("api.") or rule.endpoint in UNDOCUMENTED_ENDPOINTS:
+            continue
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            operation = paths.get(document_path(rule.rule), {}).get(method.lower())
+            if operation is not None:
+                operation["operationId"] = rule.endpoint.removeprefix("api.")
+
+
+def _link(operation_id: str, description: str, **parameters) -> dict:
+    return {"operationId": operation_id, "parameters": parameters, "description": description}
+
+
+CASE_REFERENCE = "$response.body#/reference"
+LINE_ID = "$response.body#/id"
+
+
+def _add_links(paths: dict) -> None:
+    """What a response leads to: a created draft to its page, its lines, its events; a line to its
+    events and opinions (a client, or a test's state machine, follows them with the real ids)."""
+    of_case = {
+        "ShowCase": _link("show_case", "Relire le dossier.", reference=CASE_REFERENCE),
+        "UpdateProject": _link("update_case", "Modifier le projet.", reference=CASE_REFERENCE),
+        "AddLine": _link("add_line", "Ajouter une demande.", reference=CASE_REFERENCE),
+        "DeclareMinimisAid": _link("declare_minimis_aid", "Déclarer une aide de minimis.",
+                                   reference=CASE_REFERENCE),
+        "DeclareNoMinimis": _link("declare_no_minimis", "Déclarer n'en avoir reçu aucune.",
+                                  reference=CASE_REFERENCE),
+        "CaseEvent": _link("case_event", "Faire avancer le dossier.", reference=CASE_REFERENCE),
+    }
+    of_line = {
+        "ShowLine": _link("show_line", "Relire la demande.", line_id=LINE_ID),
+        "LineEvent": _link("line_event", "Faire avancer la demande.", line_id=LINE_ID),
+        "AskOpinion": _link("ask_opinion", "Demander un avis sur la demande.", line_id=LINE_ID),
+        "RemoveLine": _link("remove_line", "Retirer la demande du brouillon.",
+                            reference="$response.body#/case_reference", line_id=LINE_ID),
+    }
+    of_opinion = {
+        "ShowOpinion": _link("show_opinion", "Relire l'avis.", opinion_id="$response.body#/id"),
+        "GiveOpinion": _link("give_opinion", "Rendre l'avis.", opinion_id="$response.body#/id"),
+    }
+    first_line = {"ShowFirstLine": _link("show_line", "La première demande du dossier.",
+                                         line_id="$response.body#/lines/0/id")}
+    for path, method, status, links in (
+            ("/cases", "post", "201", {**of_case, **first_line}),
+            ("/cases/{reference}", "get", "200", {**of_case, **first_line}),
+            ("/cases/{reference}", "patch", "200", of_case),
+            ("/cases/{reference}/events", "post", "200", {**of_case, **first_line}),
+            ("/cases/{reference}/lines", "post", "201", of_line),
+            ("/lines/{line_id}", "get", "200", of_line),
+            ("/lines/{line_id}/events", "post", "200", of_line),
+            ("/lines/{line_id}/opinions", "post", "201", of_opinion),
+            ("/opinions/{opinion_id}", "get", "200", of_opinion)):
+        paths[path][method]["responses"][status]["links"] = links
+    # A draft is created for one of the companies the user belongs to: /me says which.
+    paths["/me"]["get"]["responses"]["200"]["links"] = {"CreateCase": {
+        "operationId": "create_case", "description": "Créer un brouillon pour une de vos entreprises.",
+        "requestBody": {"company_id": "$response.body#/companies/0/id", "title": "Nouveau projet"}}}
 
 
 def openapi_document() -> dict:
@@ -274,10 +364,8 @@ def openapi_document() -> dict:
                                _query("scheme", {"type": "string"}, "Code d'un dispositif d'une des demandes."),
                                _query("agency", {"type": "string"},
                                       "Code d'un organisme, pilote ou titulaire d'une demande."),
-                               _query("updated_since", {"type": "string", "format": "date-time"},
-                                      "Modifiés depuis (ISO 8601 ; sans fuseau : UTC)."),
-                               _query("cursor", {"type": "string"}, "Curseur opaque : next_cursor de la page "
-                                                                    "précédente."),
+                               _query("updated_since", MOMENT_QUERY, "Modifiés depuis (ISO 8601 avec fuseau : Z ou ±hh:mm)."),
+                               _query("cursor", CURSOR_SCHEMA, "Curseur : next_cursor de la page précédente."),
                                _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
                                       "Dossiers par page (25 par défaut).")],
                        tags=["Dossiers"], not_found=False),
@@ -370,6 +458,8 @@ def openapi_document() -> dict:
                        params=[_id("meeting_id", "de la séance")], tags=["Comités"]),
         },
     }
+    _name_operations(paths)
+    _add_links(paths)
     return {
         "openapi": "3.1.0",
         "info": {

@@ -44,3 +44,11 @@ def problem_response(status: int, detail: str, *, errors: list[dict] | None = No
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
+
+
+NOT_FOUND = "Cette ressource n'existe pas ou n'est pas dans votre périmètre."
+
+
+def not_found_response() -> Response:
+    """The API's 404: the same whether the address is unknown, out of range or out of your perimeter."""
+    return problem_response(404, NOT_FOUND)

@@ -4,17 +4,14 @@ The token's user is the user of the request (Flask-Login's ``current_user``, no 
 so every lookup goes through the same scopes as the pages (``cases/access.py``: 404 outside them)
 and every change through the same handlers and operations (``dispatch.py``).
 """
-import base64
-import binascii
-from datetime import datetime, timezone
-from decimal import Decimal
+from datetime import datetime, timedelta, timezone
 from tempfile import SpooledTemporaryFile
 
-from flask import (Blueprint, Response, abort, current_app, g, json, jsonify, render_template, request,
+from flask import (Blueprint, Response, abort, current_app, g, jsonify, render_template, request,
                    send_file, url_for)
 from flask_login import current_user
 from limits.errors import StorageError
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select, true
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.exceptions import HTTPException
 
@@ -32,11 +29,11 @@ from ..extensions import csrf, db, limiter
 from ..formatting import paris_today
 from ..forms import MAX_ID
 from ..schemes.models import Scheme
-from ..workflow import CASE_STATES
 from . import serializers as out
 from .dispatch import filled_form, json_body, perform, version_of
-from .problems import ApiProblem, field_error, problem_response
+from .problems import ApiProblem, field_error, not_found_response, problem_response
 from .tokens import find_token, hash_token, record_use
+from .validation import check_request
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # a bearer token is not sent by a browser on its own: no cross-site forgery
@@ -79,6 +76,36 @@ limiter.shared_limit(_rate_limit, scope="api-v1", key_func=_rate_key, on_breach=
                      exempt_when=lambda: request.endpoint in PUBLIC_ENDPOINTS)(bp)
 
 
+API_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _methods_of(path: str) -> list[str]:
+    """The methods an address of the API really has (not those of the catch-all ``unknown``)."""
+    adapter = current_app.create_url_adapter(request)
+    allowed = []
+    for method in API_METHODS:
+        try:
+            endpoint, _ = adapter.match(path, method=method)
+        except HTTPException:
+            continue
+        if endpoint != "api.unknown":
+            allowed.append(method)
+    return allowed
+
+
+@bp.before_request
+def answer_options():
+    """OPTIONS says the methods the address has (``Allow``), with no token needed: 404 if none."""
+    if request.method != "OPTIONS":
+        return None
+    allowed = _methods_of(request.path)
+    if not allowed:
+        return not_found_response()
+    if "GET" in allowed:
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
+    return Response(status=204, headers={"Allow": ", ".join([*allowed, "OPTIONS"])})
+
+
 @bp.before_request
 def authenticate():
     if request.endpoint in PUBLIC_ENDPOINTS:
@@ -98,6 +125,9 @@ def authenticate():
     g._login_user = row.user  # Flask-Login's current user for this request only: no session cookie
     g.api_token = row
     return None
+
+
+bp.before_request(check_request)  # after authentication: the document judges the query and the body
 
 
 @bp.teardown_request
@@ -122,7 +152,7 @@ def _problem(problem: ApiProblem):
 
 @bp.errorhandler(404)
 def _not_found(error):
-    return problem_response(404, "Cette ressource n'existe pas ou n'est pas dans votre périmètre.")
+    return not_found_response()
 
 
 @bp.errorhandler(400)
@@ -206,60 +236,32 @@ def show_scheme(code: str):
 
 # --------------------------------------------------------------------------- cases
 
+# A cursor is where the previous page stopped: the microseconds since 1970 (UTC) of the last
+# dossier's modification, and its id. Every text of this form is a cursor (the document says it).
+CURSOR_PATTERN = "^[0-9]{1,16}-[1-9][0-9]{0,9}$"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def _encode_cursor(case: Case) -> str:
-    raw = json.dumps([case.updated_at.isoformat(), case.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    moment = case.updated_at if case.updated_at.tzinfo else case.updated_at.replace(tzinfo=timezone.utc)
+    delta = moment - _EPOCH
+    return f"{(delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds}-{case.id}"
 
 
-def _decode_cursor(text: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        stamp, case_id = json.loads(raw)
-        moment = datetime.fromisoformat(stamp)
-        if moment.tzinfo is None or isinstance(case_id, bool) or not isinstance(case_id, int) \
-                or not 0 < case_id <= MAX_ID:
-            raise ValueError
-        return moment, case_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise field_error("cursor", "Ce curseur n'est pas valide : reprenez celui de la page précédente "
-                                    "(next_cursor).") from None
-
-
-def _parse_moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise field_error("updated_since", "Indiquez une date ou un horodatage ISO 8601 "
-                                           "(par exemple 2026-01-31T08:00:00Z).") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    if not 1900 <= moment.year <= 2100:
-        raise field_error("updated_since", "Indiquez une date entre 1900 et 2100.")
-    return moment
-
-
-def _limit() -> int:
-    text = request.args.get("limit")
-    if text is None:
-        return current_app.config["PAGE_SIZE"]
-    try:
-        number = int(text)
-    except ValueError:
-        number = 0
-    if not 1 <= number <= MAX_LIMIT:
-        raise field_error("limit", f"Le nombre de dossiers par page va de 1 à {MAX_LIMIT}.")
-    return number
+def _after_cursor(text: str):
+    """The dossiers after the cursor's one, in the list's order (last modified first)."""
+    micros, case_id = (int(part) for part in text.split("-"))
+    moment = _EPOCH + timedelta(microseconds=micros)
+    before_id = Case.id < case_id if case_id <= MAX_ID else true()  # ids never exceed MAX_ID
+    return or_(Case.updated_at < moment, and_(Case.updated_at == moment, before_id))
 
 
 @bp.get("/cases")
 def list_cases():
     args = request.args
     query = visible_cases(current_user).options(selectinload(Case.lines).selectinload(FundingLine.payments))
-    state = args.get("state")
-    if state is not None:
-        if state not in CASE_STATES:
-            raise field_error("state", "État inconnu. États possibles : " + ", ".join(CASE_STATES) + ".")
-        query = query.where(Case.state == state)
+    if args.get("state") is not None:  # the query was checked against the document
+        query = query.where(Case.state == args["state"])
     if args.get("scheme") is not None:
         query = query.where(exists().where(FundingLine.case_id == Case.id, FundingLine.scheme_id == Scheme.id,
                                            Scheme.code == args["scheme"][:40]))
@@ -269,11 +271,10 @@ def list_cases():
                                 exists().where(FundingLine.case_id == Case.id,
                                                FundingLine.agency_id == agency_ids)))
     if args.get("updated_since") is not None:
-        query = query.where(Case.updated_at >= _parse_moment(args["updated_since"]))
+        query = query.where(Case.updated_at >= datetime.fromisoformat(args["updated_since"]))
     if args.get("cursor") is not None:
-        moment, case_id = _decode_cursor(args["cursor"])
-        query = query.where(or_(Case.updated_at < moment, and_(Case.updated_at == moment, Case.id < case_id)))
-    limit = _limit()
+        query = query.where(_after_cursor(args["cursor"]))
+    limit = int(args.get("limit") or current_app.config["PAGE_SIZE"])
     cases = list(db.session.scalars(query.order_by(Case.updated_at.desc(), Case.id.desc()).limit(limit + 1)))
     more = len(cases) > limit
     cases = cases[:limit]
@@ -324,7 +325,9 @@ def create_case():
                    None)
     form = filled_form(ProjectForm, {k: v for k, v in body.items() if k != "company_id"})
     if company is None:
-        raise field_error("company_id", "Choisissez une entreprise dont vous êtes membre (son identifiant).")
+        raise ApiProblem(409, "Vous n'êtes pas membre de cette entreprise : vous ne pouvez pas y créer de dossier.",
+                         errors=[{"field": "company_id",
+                                  "detail": "Choisissez une entreprise dont vous êtes membre (son identifiant)."}])
     case = perform(lambda: ops.create_case(current_user, company, **_project(form)), {"company_id", *PROJECT_FIELDS})
     response = jsonify(_case_json(_load_case(case.reference)))
     response.status_code = 201
@@ -355,12 +358,10 @@ def add_line(reference: str):
     scheme = (db.session.scalars(select(Scheme).where(Scheme.code == code[:40])).first()
               if isinstance(code, str) else None)
     if scheme is None:
-        raise field_error("scheme", "Indiquez le code d'un dispositif d'aide (voir /api/v1/schemes).")
-    if "requested_amount" not in body or body["requested_amount"] is None:
-        raise field_error("requested_amount", "Le montant demandé est obligatoire.")
-    amount = body["requested_amount"]
-    if isinstance(amount, bool) or not isinstance(amount, (str, int, Decimal)):
-        raise field_error("requested_amount", "Le montant demandé doit être un nombre (par exemple 12500.50).")
+        raise ApiProblem(409, "Aucun dispositif d'aide n'a ce code.",
+                         errors=[{"field": "scheme", "detail": "Indiquez le code d'un dispositif d'aide "
+                                                               "(voir /api/v1/schemes)."}])
+    amount = body["requested_amount"]  # a text or a whole number, as the document says
     line = perform(lambda: ops.add_line(current_user, case, scheme=scheme, requested_amount=amount),
                    {"scheme", "requested_amount"})
     response = jsonify(out.line(line, current_user, paris_today(), with_actions=True))
@@ -483,9 +484,7 @@ def list_opinions():
     """The opinions asked of the user's agency, those still awaited first (at most 100)."""
     if not current_user.is_agent:
         return jsonify({"items": []})
-    status = request.args.get("status", "pending")
-    if status not in ("pending", "answered", "all"):
-        raise field_error("status", "Valeurs possibles : pending, answered, all.")
+    status = request.args.get("status", "pending")  # one of the document's values (checked before)
     query = (select(Opinion).where(Opinion.agency_id == current_user.agency_id)
              .options(joinedload(Opinion.line).joinedload(FundingLine.case))
              .order_by(Opinion.verdict.is_not(None), Opinion.due_on, Opinion.id).limit(MAX_LIMIT))
@@ -562,18 +561,10 @@ def meeting_pack(meeting_id: int):
                      download_name=pack_filename(meeting), max_age=0)
 
 
-@bp.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@bp.route("/<path:anything>", methods=list(API_METHODS))
 def unknown(anything: str):
     """Any other address under /api/v1: 405 if it exists with another method, else 404 — as problems."""
-    adapter = current_app.create_url_adapter(request)
-    allowed = []
-    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-        try:
-            endpoint, _ = adapter.match(request.path, method=method)
-        except HTTPException:
-            continue
-        if endpoint != "api.unknown":
-            allowed.append(method)
+    allowed = _methods_of(request.path)
     if allowed:
         raise ApiProblem(405, f"La méthode {request.method} n'est pas possible sur cette adresse.",
                          headers={"Allow": ", ".join(allowed)})
