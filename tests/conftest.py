@@ -142,7 +142,8 @@ def mails_to(app, address: str) -> list:
 
 def link_in(mail, path: str) -> str:
     """The path (and query) of the first link of ``mail`` that starts with ``path``."""
-    match = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"\S*)", mail.get_body(("plain",)).get_content())
+    body = mail.get_body(("plain",)).get_content()
+    match = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"\S*)", body)
     assert match, f"no link to {path} in the email"
     return match.group(1)
 

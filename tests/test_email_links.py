@@ -59,7 +59,8 @@ def test_the_password_changed_notice_links_to_the_site(app, client, camille, sen
     token = password_reset_token(camille)
     db.session.commit()
     response = client.post(f"/mot-de-passe-oublie/{token}", headers=FORGED,
-                           data={"password": "une toute nouvelle phrase", "confirm": "une toute nouvelle phrase"})
+                           data={"password": "une toute nouvelle phrase",
+                                 "confirm": "une toute nouvelle phrase"})
     assert response.status_code == 302
     [notice] = mails_to(app, "camille@exemple.fr")
     body = notice.get_body(("plain",)).get_content()

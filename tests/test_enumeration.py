@@ -130,12 +130,13 @@ def timed_post(port: int, path: str, data: dict) -> tuple[float, int, bytes]:
 # --------------------------------------------------------------------------- mot de passe oublié
 
 def test_forgot_password_answers_at_once_even_with_a_slow_mail_server(known, slow_smtp, server):
-    known_seconds, known_status, known_body = timed_post(server, "/mot-de-passe-oublie", {"email": known.email})
+    known_seconds, known_status, known_body = timed_post(server, "/mot-de-passe-oublie",
+                                                         {"email": known.email})
     unknown_seconds, unknown_status, unknown_body = timed_post(server, "/mot-de-passe-oublie",
                                                                {"email": "personne@exemple.fr"})
     assert known_status == unknown_status == 302 and known_body == unknown_body
     # The mail server takes SMTP_DELAY seconds per message: the answer did not wait for it.
-    assert known_seconds < SMTP_DELAY / 2 and unknown_seconds < SMTP_DELAY / 2, (known_seconds, unknown_seconds)
+    assert max(known_seconds, unknown_seconds) < SMTP_DELAY / 2, (known_seconds, unknown_seconds)
     assert "/mot-de-passe-oublie/" in slow_smtp.wait_for(known.email)  # sent after the response
     assert all("personne@exemple.fr" not in recipients for recipients, _ in slow_smtp.received)
 
@@ -145,7 +146,8 @@ def test_forgot_password_hands_nothing_to_the_mail_server_inside_the_request(app
     response is closed (what a WSGI server does after sending it)."""
     calls = []
     monkeypatch.setitem(app.config, "NOTIFICATIONS_SEND_AFTER_COMMIT", True)
-    monkeypatch.setattr("atelier.notifications.sending.send_mail", lambda to, *args, **kwargs: calls.append(to))
+    monkeypatch.setattr("atelier.notifications.sending.send_mail",
+                        lambda to, *args, **kwargs: calls.append(to))
     response = client.post("/mot-de-passe-oublie", data={"email": known.email}, buffered=False)
     assert response.status_code == 302 and calls == []
     response.close()
@@ -194,7 +196,7 @@ def test_registration_answers_the_same_page_for_a_new_and_a_known_address(app, c
     assert "/inscription/confirmer/" not in body
 
 
-def test_registration_of_a_known_address_creates_no_second_account_nor_changes_its_password(app, client, known):
+def test_registering_a_known_address_creates_no_second_account_nor_changes_its_password(client, known):
     client.post("/inscription", data={**NEW, "email": "Dominique@Exemple.FR"})
     assert user_count() == 1
     db.session.refresh(known)
@@ -298,7 +300,8 @@ def test_a_link_made_with_another_secret_key_is_refused(app, client, monkeypatch
 
 
 def test_registration_by_the_pages_then_login(app, client):
-    response = register(client, app, name="Alix Martin", email="alix@exemple.fr", password="une phrase de passe")
+    response = register(client, app, name="Alix Martin", email="alix@exemple.fr",
+                        password="une phrase de passe")
     assert response.status_code == 302
     client.post("/deconnexion")
     assert client.post("/connexion", data={"email": "alix@exemple.fr", "password": "une phrase de passe"}

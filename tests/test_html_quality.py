@@ -543,7 +543,8 @@ def build_data(world, create_case, create_meeting) -> DataSet:
             "user_id": {"agent": w.region_agent.id},
             "token": {"lien-de-reinitialisation": password_reset_token(w.applicant),
                       "lien-de-confirmation": request_registration(
-                          email="nouvelle@exemple.fr", name="Nouvelle Porteuse", password="une phrase de passe").token},
+                          email="nouvelle@exemple.fr", name="Nouvelle Porteuse",
+                          password="une phrase de passe").token},
         },
         committee_id=w.region_committee.id, draft=draft.reference, company_id=w.company.id,
         agency_id=w.region.id, scheme_id=w.region_scheme.id,

@@ -38,7 +38,8 @@ def test_the_token_of_the_page_is_accepted(app, client, csrf_on):
     from tests.conftest import link_in, mails_to
 
     def token_of(page):
-        return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+        found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True))
+        return found.group(1)
 
     token = token_of(client.get("/inscription"))
     response = client.post("/inscription", data={"csrf_token": token, "name": "Alix Martin",

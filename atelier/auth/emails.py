@@ -58,8 +58,8 @@ def send_registration_email(registration: Registration) -> None:
         user = db.session.get(User, existing_id)
         if user is None:
             return
-        body = render_template("auth/email/registration_exists.txt", user=user,
-                               login_link=absolute_url("auth.login"), link=absolute_url("auth.forgot_password"))
+        body = render_template("auth/email/registration_exists.txt", user=user, login_link=absolute_url("auth.login"),
+                               link=absolute_url("auth.forgot_password"))
         send_mail(user.email, EXISTS_SUBJECT, body)
 
     after_response(send)

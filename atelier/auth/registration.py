@@ -26,11 +26,11 @@ from ..extensions import db
 from .models import User
 from .operations import check_name, check_password_rules, find_user_by_email, normalise_email
 
-INVALID_LINK = ("Ce lien de confirmation n'est pas valable : il est incomplet ou a été modifié. Ouvrez le lien "
-                "exact du courriel, ou inscrivez-vous de nouveau.")
+INVALID_LINK = ("Ce lien de confirmation n'est pas valable : il est incomplet ou a été modifié. "
+                "Ouvrez le lien exact du courriel, ou inscrivez-vous de nouveau.")
 EXPIRED_LINK = "Ce lien de confirmation a expiré. Inscrivez-vous de nouveau pour en recevoir un autre."
-ACCOUNT_EXISTS = ("Un compte existe déjà avec cette adresse (ce lien a peut-être déjà servi) : connectez-vous, "
-                  "ou demandez un nouveau mot de passe si vous l'avez oublié.")
+ACCOUNT_EXISTS = ("Un compte existe déjà avec cette adresse (ce lien a peut-être déjà servi) : "
+                  "connectez-vous, ou demandez un nouveau mot de passe si vous l'avez oublié.")
 
 
 @dataclass(frozen=True)
