@@ -68,10 +68,13 @@ db: $(VENV)/.installed  ## create or upgrade the database (instance/atelier.sqli
 demo: $(VENV)/.installed  ## load the demo data and check its audit trail (does nothing the second time)
 	@$(FLASK) seed-demo
 
-serve: $(VENV)/.installed db  ## production-like: gunicorn and the webhooks' loop (set ATELIER_ENV_NAME=production and a secret)
+# One gunicorn process (with threads): the login counters of the memory store are then exact; several
+# processes need the shared store that make serve-prod starts.
+serve: $(VENV)/.installed db  ## production-like: gunicorn (1 process × THREADS) and the webhooks' loop
 	@$(FLASK) deliver-webhooks & loop=$$!; \
 	trap 'kill $$loop 2>/dev/null; wait $$loop 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/gunicorn --config gunicorn.conf.py --workers 3 --bind $(HOST):$(PORT) wsgi:app
+	$(BIN)/gunicorn --config gunicorn.conf.py --workers 1 --threads $(THREADS) --worker-class gthread \
+	    --bind $(HOST):$(PORT) wsgi:app
 
 # Production: PostgreSQL only (SQLite takes one writer at a time), a secret key, the migrations applied,
 # then gunicorn with WORKERS processes of THREADS threads, and the webhooks' loop beside it.
