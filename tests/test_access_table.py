@@ -154,7 +154,7 @@ TABLE: dict[str, dict[str, str]] = {
     "api.list_schemes":            {"GET": "401 200 200 200 200 200 200", "POST": "401 405 405 405 405 405 405"},
     "api.show_scheme":             {"GET": "401 200 200 200 200 200 200", "POST": "401 405 405 405 405 405 405"},
     "api.list_cases":              {"GET": "401 200 200 200 200 200 200"},
-    "api.create_case":             {"POST": "401 201 422 422 422 422 422"},
+    "api.create_case":             {"POST": "401 201 409! 409! 409! 409! 409!"},  # not their company
     "api.show_case":               {"GET": "401 200 404 200 404 200 200", "POST": "401 405 405 405 405 405 405"},
     "api.update_case":             {"PATCH": "401 200 404 409! 404 409! 409!", "POST": "401 405 405 405 405 405 405"},
     "api.download_document":       {"GET": "401 200 404 200 404 200 200", "POST": "401 405 405 405 405 405 405"},
