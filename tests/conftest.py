@@ -122,10 +122,16 @@ def _password_hash() -> str:
 
 
 def login(client, user: User) -> None:
-    """Log ``user`` in on ``client`` (the login form itself is tested in test_auth.py)."""
+    """Log ``user`` in on ``client`` (the login form itself is tested in test_auth.py): a session
+    record, as the login page opens, and its key in the cookie."""
+    from atelier.auth.sessions import SESSION_KEY, open_session
+
+    key = open_session(user, user_agent="pytest", address="127.0.0.1")
+    db.session.commit()
     with client.session_transaction() as session:
         session["_user_id"] = str(user.id)
         session["_fresh"] = True
+        session[SESSION_KEY] = key
     # The client's requests share the test's app context: forget the user Flask-Login cached there.
     from flask import g
 

@@ -64,6 +64,10 @@ TABLE: dict[str, dict[str, str]] = {
     "auth.change_password_page":   {"GET": "L 200 200 200 200 200 200",
                                     "POST": "L 422 422 422 422 422 422"},
     "auth.forgot_password":        {"GET": "200", "POST": "422"},
+    "auth.sessions_page":          {"GET": "L 200 200 200 200 200 200", "POST": "405"},
+    # a second session of the applicant: only they may end it; ending one's other sessions is anyone's
+    "auth.end_session_page":       {"GET": "405", "POST": "L 302 302! 302! 302! 302! 302!"},
+    "auth.end_other_sessions":     {"GET": "405", "POST": "L 302 302 302 302 302 302"},
     # notification choices, posted empty: every kind wants an answer (admins get no notification)
     "notifications.save_preferences": {"GET": "405", "POST": "L 422 422 422 422 422 404"},
     "auth.reset_password_page":    {"GET": "400", "POST": "400"},  # a token that is not one
@@ -181,7 +185,7 @@ TABLE: dict[str, dict[str, str]] = {
 
 # Posted last, in this order: they end the dossier, the person's session, or a thing others use.
 LAST = ("api.case_event", "case_actions.case_event", "webhooks.delete", "admin.deactivate", "admin.reactivate",
-        "auth.logout")
+        "auth.end_other_sessions", "auth.logout")
 
 
 # --------------------------------------------------------------------------- the scene
@@ -221,6 +225,11 @@ def scene(app, world, create_case, create_agency, create_user):
                                   uploaded_by=world.applicant)
         db.session.add(documents[key])
     revoked, _ = create_token(world.applicant, name="À révoquer", scope="read", days=30)
+    from atelier.auth.models import UserSession
+    from atelier.auth.sessions import hash_key, open_session
+
+    other_session = db.session.scalars(select(UserSession).where(
+        UserSession.key_hash == hash_key(open_session(world.applicant, user_agent="Firefox", address="")))).one()
     from atelier.notifications.operations import post_message as post_message_with_file
 
     class Upload:
@@ -248,6 +257,7 @@ def scene(app, world, create_case, create_agency, create_user):
                           editable=editable, api_editable=api_editable, aid=aid, cci=cci,
                           web_opinion=web_opinion, api_opinion=api_opinion, webhook=webhook,
                           delivery=delivery, revoked=revoked, people=people, attachment=attachment,
+                          other_session=other_session,
                           **documents)
     for stored in (WEB_STORED, DELETED_STORED, attachment.stored_name):
         path = os.path.join(folder, stored)
@@ -275,6 +285,7 @@ def url_values(s) -> dict[str, dict]:
         "auth.reset_password_page": {"token": "pas-un-jeton"},
         "auth.confirm_registration_page": {"token": "pas-un-jeton"},
         "api_tokens.revoke": {"token_id": s.revoked.id},
+        "auth.end_session_page": {"session_id": s.other_session.id},
         "inbox.export_opendata": {"year": paris_today().year},
         "companies.show_company": {"company_id": w.company.id},
         "companies.edit_company": {"company_id": w.company.id},
@@ -447,6 +458,8 @@ def test_every_route_answers_each_role_as_the_table_says(app, scene, role):
         g.pop("_login_user", None)  # the API's current user of the previous request lives in g
         refused = expected.endswith("!")
         unchanged = refused or expected in ("L", "401", "403", "404", "405")
+        if not is_api and person is not None:
+            login(web, person)  # again each time: one of the routes is the logout (opens a session record)
         before = database_snapshot() if unchanged else None
         if is_api:
             headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -454,8 +467,6 @@ def test_every_route_answers_each_role_as_the_table_says(app, scene, role):
             response = api.open(url, method=method, json=body, headers=headers)
             flashes = []
         else:
-            if person is not None:
-                login(web, person)  # again each time: one of the routes is the logout
             response = web.open(url, method=method, data=posted(scene, endpoint) if method != "GET" else None)
             flashes = _flashes(web)
         g.pop("_login_user", None)

@@ -289,6 +289,23 @@ def test_reset_link_sets_a_new_password_once(client, camille, mailbox):
     assert camille.check_password(NEW_PASSWORD)
 
 
+def test_a_newer_reset_link_makes_the_older_ones_invalid(client, camille, mailbox):
+    client.post("/mot-de-passe-oublie", data={"email": "camille@exemple.fr"})
+    client.post("/mot-de-passe-oublie", data={"email": "camille@exemple.fr"})
+    older, newer = (path_of(reset_link(message)) for message in mailbox())
+    response = client.get(older)
+    assert response.status_code == 400
+    assert "<h1>Lien de réinitialisation non valable</h1>" in text_of(response)
+    assert "a été remplacé par un plus récent : utilisez le lien du dernier message reçu" in text_of(response)
+    refused = client.post(older, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert refused.status_code == 400
+    db.session.refresh(camille)
+    assert camille.check_password(PASSWORD)
+    assert client.get(newer).status_code == 200  # the latest one works, once, within the hour
+    assert client.post(newer, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
+    assert client.get(newer).status_code == 400
+
+
 def test_reset_link_expires_after_an_hour(client, camille, monkeypatch):
     token = password_reset_token(camille)
     assert client.get(f"/mot-de-passe-oublie/{token}").status_code == 200

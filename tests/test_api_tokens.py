@@ -223,3 +223,69 @@ def test_the_token_user_is_forgotten_after_the_request(client, world):
     assert get(client, "/me", token).status_code == 200
     response = client.get("/compte")  # same app context in tests, no session: not logged in
     assert response.status_code == 302 and "/connexion" in response.headers["Location"]
+
+
+# --------------------------------------------------------------------------- tokens end with what ended the account's trust
+
+NEW_PASSWORD = "une toute nouvelle phrase"
+
+
+def test_a_deactivation_revokes_the_tokens_for_good(app, client, world):
+    row, token = make_token(world.region_agent)
+    api = app.test_client()
+    assert get(api, "/me", token).status_code == 200
+    login(client, world.admin)
+    assert client.post(f"/admin/utilisateurs/{world.region_agent.id}/desactiver").status_code == 302
+    assert_problem(get(api, "/me", token), 401)
+    db.session.refresh(row)
+    assert row.revoked_at is not None
+    assert client.post(f"/admin/utilisateurs/{world.region_agent.id}/reactiver").status_code == 302
+    db.session.refresh(world.region_agent)
+    assert world.region_agent.active
+    assert_problem(get(api, "/me", token), 401)  # the reactivation revives no token
+    _, fresh = make_token(world.region_agent)
+    assert get(api, "/me", fresh).status_code == 200
+
+
+def test_a_password_change_revokes_the_tokens_when_asked(app, client, world):
+    from conftest import PASSWORD
+
+    _, kept = make_token(world.applicant)
+    api = app.test_client()
+    login(client, world.applicant)
+    page = client.get("/compte/mot-de-passe").get_data(as_text=True)
+    assert '<input id="revoke_tokens" name="revoke_tokens" type="checkbox" value="y">' in page
+    assert '<label for="revoke_tokens">Révoquer aussi mes jetons d\'accès à l\'API' in page.replace("&#39;", "'")
+    response = client.post("/compte/mot-de-passe", data={"current": PASSWORD, "password": NEW_PASSWORD,
+                                                         "confirm": NEW_PASSWORD})
+    assert response.status_code == 302
+    assert get(api, "/me", kept).status_code == 200  # not asked: the tokens go on
+
+    _, revoked = make_token(world.applicant)
+    response = client.post("/compte/mot-de-passe", data={"current": NEW_PASSWORD, "password": "encore une autre phrase",
+                                                         "confirm": "encore une autre phrase", "revoke_tokens": "y"})
+    assert response.status_code == 302
+    assert "vos jetons d'accès à l'API révoqués" in client.get("/compte").get_data(as_text=True).replace("&#39;", "'")
+    assert_problem(get(api, "/me", kept), 401)
+    assert_problem(get(api, "/me", revoked), 401)
+
+
+def test_a_reset_revokes_the_tokens_unless_the_person_keeps_them(app, client, world):
+    from atelier.auth.operations import password_reset_token
+
+    _, token = make_token(world.applicant)
+    api = app.test_client()
+    link = f"/mot-de-passe-oublie/{password_reset_token(world.applicant)}"
+    db.session.commit()
+    page = client.get(link).get_data(as_text=True).replace("&#39;", "'")
+    assert "Ses jetons d'accès à l'API seront révoqués" in page
+    assert '<input id="keep_tokens" name="keep_tokens" type="checkbox" value="y">' in page
+    assert client.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
+    assert_problem(get(api, "/me", token), 401)  # revoked by default
+
+    _, kept = make_token(world.applicant)
+    link = f"/mot-de-passe-oublie/{password_reset_token(world.applicant)}"
+    db.session.commit()
+    assert client.post(link, data={"password": "encore une autre phrase", "confirm": "encore une autre phrase",
+                                   "keep_tokens": "y"}).status_code == 302
+    assert get(api, "/me", kept).status_code == 200

@@ -60,7 +60,7 @@ PERSONS = ("anonymous", "applicant", "agent", "secretary", "partner", "admin")
 HTML_ENDPOINTS = (
     "main.home", "main.accessibility",
     "auth.login", "auth.register", "auth.account", "api_tokens.new_token",
-    "auth.change_password_page", "auth.forgot_password", "auth.reset_password_page",
+    "auth.change_password_page", "auth.forgot_password", "auth.reset_password_page", "auth.sessions_page",
     "auth.confirm_registration_page",
     "schemes.catalogue", "schemes.show_scheme", "schemes.eligibility",
     "companies.my_companies", "companies.new_company", "companies.show_company", "companies.edit_company",
@@ -579,9 +579,8 @@ def _as(person: str, data: DataSet):
         user = data.persons[person]
         with client.session_transaction() as session:
             session.clear()
-            if user is not None:
-                session["_user_id"] = str(user.id)
-                session["_fresh"] = True
+        if user is not None:
+            login(client, user)
     return prepare
 
 

@@ -8,7 +8,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ..auth.models import User
 from ..common import ActionRefused, utcnow
@@ -80,3 +80,12 @@ def revoke_token(user: User, row: ApiToken) -> None:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         db.session.flush()
+
+
+def revoke_tokens_of(user: User) -> int:
+    """Revoke every token of ``user`` not revoked yet, for good (reactivating the account later
+    revives none); how many there were."""
+    result = db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                                .values(revoked_at=utcnow()))
+    db.session.flush()
+    return result.rowcount

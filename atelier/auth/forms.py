@@ -1,4 +1,4 @@
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, StopValidation
 
 from ..common import ActionRefused
@@ -35,6 +35,10 @@ def password_confirmation() -> PasswordField:
                          render_kw={"autocomplete": "new-password"})
 
 
+class EndSessionForm(FrenchForm):
+    """The button that ends one session, or all the others (its CSRF token only)."""
+
+
 class LoginForm(FrenchForm):
     email = EmailField("Adresse électronique", validators=[DataRequired("Indiquez votre adresse électronique.")],
                        render_kw={"autocomplete": "username"})
@@ -63,6 +67,8 @@ class ChangePasswordForm(FrenchForm):
                             render_kw={"autocomplete": "current-password"})
     password = new_password("Nouveau mot de passe", "Choisissez un nouveau mot de passe.")
     confirm = password_confirmation()
+    revoke_tokens = BooleanField("Révoquer aussi mes jetons d'accès à l'API (les logiciels qui s'en servent "
+                                 "devront recevoir un nouveau jeton)")
 
     def __init__(self, *args, account_email: str | None = None, **kwargs):
         self.account_email = account_email
@@ -78,6 +84,7 @@ class ForgotPasswordForm(FrenchForm):
 class ResetPasswordForm(FrenchForm):
     password = new_password("Nouveau mot de passe", "Choisissez un nouveau mot de passe.")
     confirm = password_confirmation()
+    keep_tokens = BooleanField("Garder mes jetons d'accès à l'API (sans cette case, ils sont révoqués)")
 
     def __init__(self, *args, account_email: str | None = None, **kwargs):
         self.account_email = account_email

@@ -30,6 +30,9 @@ class User(UserMixin, db.Model):
     is_secretary: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # How many password-reset links were made: a link carries the number it was made with, so a newer
+    # link makes every older one invalid.
+    reset_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     agency = relationship("Agency", lazy="joined")
     companies = relationship("Company", secondary="company_members", back_populates="members")
@@ -65,3 +68,23 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.email}>"
+
+
+class UserSession(db.Model):
+    """One open login of a user (a browser): the session cookie carries its key, the database its
+    SHA-256 only. Logging out, a password change or reset and a deactivation end it here, so a copy of
+    the cookie opens nothing once it has ended."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    address: Mapped[str] = mapped_column(String(45), default="")
+
+    def __repr__(self) -> str:
+        return f"<UserSession {self.id} of user {self.user_id}>"

@@ -13,7 +13,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..agencies.models import Agency
 from ..common import ActionRefused
 from ..extensions import db
+from ..api.tokens import revoke_tokens_of
 from .models import User
+from .sessions import end_sessions
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -128,13 +130,16 @@ def _check_admin(actor: User) -> None:
 
 
 def deactivate_user(actor: User, user: User) -> None:
-    """The account can no longer log in, and an open session ends at its next request."""
+    """The account can no longer log in; its sessions end and its API tokens are revoked for good (a
+    reactivation revives neither)."""
     _check_admin(actor)
     if user.id == actor.id:
         raise ActionRefused("Vous ne pouvez pas désactiver votre propre compte.")
     if not user.active:
         raise ActionRefused("Ce compte est déjà désactivé.")
     user.active = False
+    end_sessions(user)
+    revoke_tokens_of(user)
     db.session.flush()
 
 
@@ -149,18 +154,24 @@ def reactivate_user(actor: User, user: User) -> None:
 # --------------------------------------------------------------------------- password change and reset
 
 def password_fingerprint(user: User) -> str:
-    """A short digest of the password hash: it changes when the password does, so a reset link or a
-    session that carries it stops being valid then."""
+    """A short digest of the password hash: it changes when the password does, so a reset link that
+    carries it stops being valid then (single use)."""
     return hashlib.sha256(user.password_hash.encode("utf-8")).hexdigest()[:16]
 
 
-def change_password(user: User, *, current: str, new: str) -> None:
+def change_password(user: User, *, current: str, new: str, revoke_tokens: bool = False) -> None:
+    """A new password: every session of the account ends (the page opens a new one for the browser
+    that asked, so that a copy of its former cookie ends too), and the API tokens are revoked when
+    the person asks for it."""
     if not user.check_password(current or ""):
         raise ActionRefused("Le mot de passe actuel est incorrect.", "current")
     if current == new:
         raise ActionRefused("Choisissez un mot de passe différent de l'actuel.", "password")
     check_password_rules(new, user.email)
     user.set_password(new)
+    end_sessions(user)
+    if revoke_tokens:
+        revoke_tokens_of(user)
     db.session.flush()
 
 
@@ -169,14 +180,21 @@ def _reset_serializer() -> URLSafeTimedSerializer:
 
 
 def password_reset_token(user: User) -> str:
-    """Signed, dated, and bound to the current password: valid PASSWORD_RESET_MAX_AGE seconds, and
-    once only (using it changes the password, hence the fingerprint)."""
-    return _reset_serializer().dumps({"user": user.id, "password": password_fingerprint(user)})
+    """A new reset link's token (flushes: the caller commits before sending it). Signed, dated, and
+    bound to the current password and to the number of links made so far: valid
+    PASSWORD_RESET_MAX_AGE seconds, once only (using it changes the password, hence the fingerprint),
+    and only until a newer link is made."""
+    user.reset_count = (user.reset_count or 0) + 1
+    db.session.flush()
+    return _reset_serializer().dumps({"user": user.id, "password": password_fingerprint(user),
+                                      "link": user.reset_count})
 
 
 INVALID_RESET_LINK = ("Ce lien de réinitialisation n'est pas valable : il a déjà servi, il a été remplacé "
                       "par un plus récent, ou il est incomplet. Demandez-en un nouveau.")
 EXPIRED_RESET_LINK = "Ce lien de réinitialisation a expiré. Demandez-en un nouveau."
+SUPERSEDED_RESET_LINK = ("Ce lien de réinitialisation a été remplacé par un plus récent : utilisez le lien du "
+                         "dernier message reçu, ou demandez-en un nouveau.")
 
 
 def user_for_reset_token(token: str) -> User:
@@ -193,13 +211,20 @@ def user_for_reset_token(token: str) -> User:
     user = db.session.get(User, payload["user"])
     if user is None or not user.active or payload.get("password") != password_fingerprint(user):
         raise ActionRefused(INVALID_RESET_LINK)
+    if payload.get("link") != user.reset_count:
+        raise ActionRefused(SUPERSEDED_RESET_LINK)
     return user
 
 
-def reset_password(token: str, new: str) -> User:
+def reset_password(token: str, new: str, *, keep_tokens: bool = False) -> User:
+    """A new password from a reset link: every session of the account ends and, unless the person
+    chose to keep them, its API tokens are revoked (whoever knew the old password may have made some)."""
     user = user_for_reset_token(token)
     check_password_rules(new, user.email)
     user.set_password(new)
+    end_sessions(user)
+    if not keep_tokens:
+        revoke_tokens_of(user)
     db.session.flush()
     return user
 

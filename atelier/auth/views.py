@@ -1,4 +1,4 @@
-from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..common import ActionRefused
@@ -7,11 +7,13 @@ from ..extensions import db, login_manager
 from ..forms import FrenchForm
 from ..web import form_status, perform, safe_next_url
 from .emails import queue_password_changed, queue_reset_link, send_registration_email
-from .forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
+from .forms import (ChangePasswordForm, EndSessionForm, ForgotPasswordForm, LoginForm, RegisterForm,
+                    ResetPasswordForm)
 from .models import User
-from .operations import (active_user_by_email, authenticate, change_password, password_fingerprint, reset_password,
-                         user_for_reset_token)
+from .operations import active_user_by_email, authenticate, change_password, reset_password, user_for_reset_token
 from .registration import confirm_registration, link_max_age, pending_registration, request_registration
+from .sessions import (SESSION_KEY, browser_label, end_session, end_session_of, end_sessions, note_activity,
+                       open_session, open_sessions_of, session_with_key, user_of_session)
 from .throttle import AttemptRefused, Throttled, clear_failed_logins, reserve_attempt
 
 bp = Blueprint("auth", __name__)
@@ -23,31 +25,37 @@ login_manager.login_message_category = "info"
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    try:
-        user = db.session.get(User, int(user_id))
-    except ValueError:
+    # Only while the session's record is open: logging out, a password change or reset, a
+    # deactivation and inactivity end it on the server, whatever copy of the cookie remains.
+    found = user_of_session(user_id, session.get(SESSION_KEY))
+    if found is None:
         return None
-    # A deactivated account's open session ends at its next request, and so does a session opened
-    # before the password was changed or reset (somebody else's, maybe).
-    if user is None or not user.active:
-        return None
-    stored = session.get("password")
-    if isinstance(stored, str) and stored.startswith(f"{user.id}:") and stored != _session_mark(user):
-        return None
+    user, g.user_session = found
     return user
 
 
-def _session_mark(user: User) -> str:
-    """What the session keeps of the password it was opened with (the account's id, then a
-    fingerprint of the hash): a session opened before a password change no longer loads."""
-    return f"{user.id}:{password_fingerprint(user)}"
+@bp.before_app_request
+def _note_session_activity():
+    """Load the person at the start of each page request, so that the session's last activity is
+    written (once a minute at most) before the page changes anything; the API has its tokens."""
+    if request.blueprint == "api" or request.endpoint == "static" or "_user_id" not in session:
+        return
+    if current_user.is_authenticated and g.get("user_session") is not None \
+            and note_activity(g.user_session):
+        db.session.commit()
 
 
 def _start_session(user: User) -> None:
     session.clear()  # a fresh session at login: nothing carried over from before (no fixation)
     session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME of inactivity
+    key = _open_session(user)
+    db.session.commit()
     login_user(user)
-    session["password"] = _session_mark(user)
+    session[SESSION_KEY] = key
+
+
+def _open_session(user: User) -> str:
+    return open_session(user, user_agent=request.user_agent.string, address=request.remote_addr)
 
 
 def _throttled_page(refused: AttemptRefused):
@@ -128,6 +136,10 @@ def confirm_registration_page(token: str):
 
 @bp.post("/deconnexion")
 def logout():
+    record = session_with_key(session.get(SESSION_KEY))
+    if record is not None:
+        end_session(record)
+        db.session.commit()
     logout_user()
     session.clear()
     flash("Vous êtes déconnecté.", "info")
@@ -141,6 +153,41 @@ def account():
     return render_template("auth/account.html", user=current_user, companies=companies)
 
 
+@bp.get("/compte/sessions")
+@login_required
+def sessions_page():
+    current = session_with_key(session.get(SESSION_KEY))
+    hours = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() / 3600
+    lifetime = f"{hours:g} heure{'s' if hours >= 2 else ''}" if hours >= 1 else f"{hours * 60:g} minutes"
+    return render_template("auth/sessions.html", sessions=open_sessions_of(current_user), form=EndSessionForm(),
+                           current_id=current.id if current else None, browser_label=browser_label,
+                           lifetime_label=lifetime)
+
+
+@bp.post("/compte/sessions/<int:session_id>/fermer")
+@login_required
+def end_session_page(session_id: int):
+    if EndSessionForm().validate_on_submit():
+        current = session_with_key(session.get(SESSION_KEY))
+        ok, ended = perform(lambda: end_session_of(current_user, session_id), success="La session est fermée.")
+        if ok and current is not None and ended.id == current.id:
+            logout_user()
+            session.clear()
+            flash("Vous êtes déconnecté.", "info")
+            return redirect(url_for("auth.login"))
+    return redirect(url_for("auth.sessions_page"))
+
+
+@bp.post("/compte/sessions/fermer-les-autres")
+@login_required
+def end_other_sessions():
+    if EndSessionForm().validate_on_submit():
+        current = session_with_key(session.get(SESSION_KEY))
+        user = current_user._get_current_object()
+        perform(lambda: end_sessions(user, keep=current), success="Vos autres sessions sont fermées.")
+    return redirect(url_for("auth.sessions_page"))
+
+
 # --------------------------------------------------------------------------- password change and reset
 
 @bp.route("/compte/mot-de-passe", methods=["GET", "POST"])
@@ -149,11 +196,18 @@ def change_password_page():
     form = ChangePasswordForm(account_email=current_user.email)
     if form.validate_on_submit():
         user = current_user._get_current_object()
-        ok, _ = perform(lambda: change_password(user, current=form.current.data, new=form.password.data), form)
+
+        def change():
+            change_password(user, current=form.current.data, new=form.password.data,
+                            revoke_tokens=form.revoke_tokens.data)
+            return _open_session(user)  # this browser goes on, with a new key: every other session ends
+
+        ok, key = perform(change, form)
         if ok:
-            session["password"] = _session_mark(user)  # this session goes on, the others end
+            session[SESSION_KEY] = key
             _send_quietly(queue_password_changed, user)
-            flash("Votre mot de passe est changé. Vos autres sessions sont fermées.", "success")
+            flash("Votre mot de passe est changé. Vos autres sessions sont fermées"
+                  + (" et vos jetons d'accès à l'API révoqués." if form.revoke_tokens.data else "."), "success")
             return redirect(url_for("auth.account"))
     return render_template("auth/change_password.html", form=form), form_status()
 
@@ -188,7 +242,8 @@ def reset_password_page(token: str):
         return _no_store(render_template("auth/reset_invalid.html", message=refused.message), 400)
     form = ResetPasswordForm(account_email=user.email)
     if form.validate_on_submit():
-        ok, user = perform(lambda: reset_password(token, form.password.data), form)
+        ok, user = perform(lambda: reset_password(token, form.password.data,
+                                                  keep_tokens=form.keep_tokens.data), form)
         if ok:
             clear_failed_logins(user.email)
             _send_quietly(queue_password_changed, user)
