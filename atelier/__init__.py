@@ -149,10 +149,11 @@ def _register_blueprints(app: Flask) -> None:
     from .schemes.views import bp as schemes_bp
     from .search.views import bp as search_bp
     from .webhooks.views import bp as webhooks_bp
+    from .questionnaires.views import bp as questionnaires_bp
 
     for blueprint in (main_bp, auth_bp, companies_bp, schemes_bp, cases_bp, case_actions_bp, inbox_bp,
                       committees_bp, admin_bp, webhooks_bp, api_bp, api_tokens_bp,
-                      dashboards_bp, notifications_bp, search_bp):
+                      dashboards_bp, notifications_bp, search_bp, questionnaires_bp):
         app.register_blueprint(blueprint)
 
 

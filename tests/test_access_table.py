@@ -96,6 +96,9 @@ TABLE: dict[str, dict[str, str]] = {
     "cases.declare_no_minimis":    {"GET": "405", "POST": "L 302 404 404 404 404 404"},
     "cases.upload_document":       {"GET": "405", "POST": "L 422 404 404 404 404 404"},  # no file
     "cases.delete_document":       {"GET": "405", "POST": "L 302 404 404 404 404 404"},
+    # the dossier's questionnaires: its applicant, while it is editable (nothing posted: nothing to save)
+    "questionnaires.case_answers": {"GET": "L 200 404 404 404 404 404",
+                                    "POST": "L 302 404 404 404 404 404"},
     # ---------------------------------------------------------------- the dossier in review
     "cases.show_case":             {"GET": "L 200 404 200 404 200 200", "POST": "405"},
     "cases.download_document":     {"GET": "L 200 404 200 404 200 200", "POST": "405"},
@@ -139,6 +142,17 @@ TABLE: dict[str, dict[str, str]] = {
     "admin.new_scheme":            {"GET": "L 404 404 404 404 404 200", "POST": "L 404 404 404 404 404 422"},
     "admin.edit_scheme":           {"GET": "L 404 404 404 404 404 200", "POST": "L 404 404 404 404 404 422"},
     "admin.cases":                 {"GET": "L 404 404 404 404 404 200", "POST": "405"},
+    # a scheme's questionnaire (the Region's): admins and the scheme managers of its agency (none here);
+    # posted empty: a section or a question without a title or a section, nothing to move or publish
+    "questionnaires.managed_schemes":    {"GET": "L 404 404 404 404 404 200", "POST": "405"},
+    "questionnaires.edit_questionnaire": {"GET": "L 404 404 404 404 404 200", "POST": "405"},
+    "questionnaires.preview":            {"GET": "L 404 404 404 404 404 200", "POST": "405"},
+    "questionnaires.add_section":        {"GET": "405", "POST": "L 404 404 404 404 404 422"},
+    "questionnaires.add_standard_question": {"GET": "405", "POST": "L 404 404 404 404 404 422"},
+    "questionnaires.add_question":       {"GET": "405", "POST": "L 404 404 404 404 404 422"},
+    "questionnaires.move_item":          {"GET": "405", "POST": "L 404 404 404 404 404 302!"},
+    "questionnaires.remove_item":        {"GET": "405", "POST": "L 404 404 404 404 404 302!"},
+    "questionnaires.publish":            {"GET": "405", "POST": "L 404 404 404 404 404 302!"},
     "webhooks.webhooks":           {"GET": "L 404 404 404 404 404 200", "POST": "405"},
     "webhooks.new_webhook":        {"GET": "L 404 404 404 404 404 200", "POST": "L 404 404 404 404 404 422"},
     "webhooks.deactivate":         {"GET": "405", "POST": "L 404 404 404 404 404 302"},
@@ -297,6 +311,10 @@ def url_values(s) -> dict[str, dict]:
         "cases.declare_no_minimis": {"reference": eref},
         "cases.upload_document": {"reference": eref},
         "cases.delete_document": {"reference": eref, "document_id": s.deleted.id},
+        "questionnaires.case_answers": {"reference": eref},
+        **{f"questionnaires.{name}": {"code": w.region_scheme.code} for name in (
+            "edit_questionnaire", "preview", "add_section", "add_standard_question", "add_question", "move_item",
+            "remove_item", "publish")},
         "cases.show_case": {"reference": ref},
         "notifications.download_attachment": {"reference": ref, "message_id": 999, "attachment_id": 999},
         "cases.download_document": {"reference": ref, "document_id": s.document.id},

@@ -71,6 +71,8 @@ HTML_ENDPOINTS = (
     "admin.new_user", "admin.committees", "admin.new_committee", "admin.schemes", "admin.new_scheme",
     "admin.edit_scheme", "admin.cases",
     "webhooks.webhooks", "webhooks.new_webhook", "webhooks.deliveries",
+    "questionnaires.case_answers", "questionnaires.managed_schemes", "questionnaires.edit_questionnaire",
+    "questionnaires.preview",
 )
 NOT_HTML_ENDPOINTS = ("static", "cases.download_document", "notifications.download_attachment",
                       "committees.agenda_workbook",

@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from wtforms import EmailField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -82,6 +82,8 @@ class UserForm(FrenchForm):
                        validate_choice=False,
                        validators=[Checked(_choice_rule(ACCOUNT_KINDS, "Choisissez un type de compte."))])
     agency = SelectField("Organisme (pour un agent)", validate_choice=False)
+    scheme_manager = BooleanField("Gestionnaire des dispositifs de son organisme (modifie et publie leurs "
+                                  "questionnaires)")
     password = new_password("Mot de passe provisoire", "Choisissez un mot de passe provisoire.")
     confirm = password_confirmation()
 

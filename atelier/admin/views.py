@@ -20,6 +20,7 @@ from ..extensions import db
 from ..formatting import paris_today
 from ..forms import optional_int, options
 from ..schemes.models import Scheme
+from ..questionnaires.operations import set_scheme_manager
 from ..schemes.operations import create_scheme, update_scheme
 from ..web import form_status, page_number, perform, role_required, safe_next_url
 from ..workflow import CASE_STATES
@@ -120,14 +121,19 @@ def new_user():
     form.agency.choices = _agency_choices()
     if form.validate_on_submit():
         kind = form.kind.data
-        ok, user = perform(lambda: create_user(
+        ok, user = perform(lambda: _with_scheme_manager_flag(create_user(
             email=form.email.data, name=form.name.data, password=form.password.data,
             role="admin" if kind == "admin" else "agent",
             agency=None if kind == "admin" else _get(Agency, form.agency.data),
-            is_secretary=kind == "secretary"), form, success="Le compte est créé.")
+            is_secretary=kind == "secretary"), form.scheme_manager.data), form, success="Le compte est créé.")
         if ok:
             return redirect(url_for(".users"))
     return render_template("admin/user_form.html", form=form), form_status()
+
+
+def _with_scheme_manager_flag(user, flag: bool):
+    set_scheme_manager(user, flag)
+    return user
 
 
 @bp.post("/utilisateurs/<int:user_id>/desactiver")

@@ -19,6 +19,7 @@ class User(UserMixin, db.Model):
         CheckConstraint("role IN ('applicant', 'agent', 'admin')", name="role"),
         CheckConstraint("role != 'agent' OR agency_id IS NOT NULL", name="agent_has_agency"),
         CheckConstraint("NOT is_secretary OR role = 'agent'", name="secretary_is_agent"),
+        CheckConstraint("NOT is_scheme_manager OR role = 'agent'", name="scheme_manager_is_agent"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -28,6 +29,8 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(20), default="applicant")
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
     is_secretary: Mapped[bool] = mapped_column(default=False)
+    # "Gestionnaire des dispositifs": edits and publishes the questionnaires of the agency's schemes.
+    is_scheme_manager: Mapped[bool] = mapped_column(default=False, server_default="0")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # How many password-reset links were made: a link carries the number it was made with, so a newer

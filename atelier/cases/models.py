@@ -152,6 +152,10 @@ class FundingLine(db.Model):
     written_off_amount: Mapped[Decimal | None] = mapped_column(MONEY)
     state: Mapped[str] = mapped_column(String(20), default="requested")
     assigned_agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The scheme's questionnaire version current when the line was added: answered for good (None if
+    # the scheme had published none).
+    questionnaire_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("questionnaire_versions.id", name="fk_funding_lines_questionnaire_version"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     agreement_signed_on: Mapped[date | None]
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -24,6 +24,8 @@ from ..committees.models import AgendaItem, Meeting
 from ..companies.models import MINIMIS_REGIMES, Company, MinimisAid
 from ..extensions import db
 from ..formatting import day, money, paris_today
+from ..questionnaires.answers import missing_answers
+from ..questionnaires.operations import current_version_id
 from ..schemes.envelopes import envelope_positions
 from ..schemes.models import DOCUMENT_KINDS, Scheme
 from ..schemes.rules import check_amount, scheme_refusals
@@ -250,7 +252,8 @@ def add_line(actor: User, case: Case, *, scheme: Scheme, requested_amount) -> Fu
         raise ActionRefused("Ce dispositif figure déjà dans le plan de financement.", "scheme")
     position = max((line.position for line in case.lines), default=0) + 1
     line = FundingLine(case=case, scheme=scheme, agency_id=scheme.agency_id,
-                       requested_amount=amount, position=position, state="requested")
+                       requested_amount=amount, position=position, state="requested",
+                       questionnaire_version_id=current_version_id(scheme.id))
     db.session.add(line)
     case.updated_at = utcnow()
     db.session.flush()
@@ -338,6 +341,7 @@ def submission_problems(case: Case, today: date) -> list[str]:
     if any(line.scheme.is_de_minimis for line in case.lines) and not case.minimis_declared:
         problems.append("Déclarez les aides de minimis reçues ces trois dernières années "
                         "(ou l'absence de telles aides).")
+    problems.extend(missing_answers(case))  # each scheme's questionnaire, required visible answers
     return problems
 
 

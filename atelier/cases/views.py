@@ -24,6 +24,7 @@ from ..web import form_status, page_number, perform, role_required
 from ..workflow import (CASE_EDITABLE_STATES, CASE_RULES, CASE_STATES, LINE_RULES, LINE_STATES)
 from . import access, documents, operations
 from ..notifications import operations as notification_ops
+from ..questionnaires.answers import shown_answers
 from ..notifications.forms import MessageWithAttachmentForm
 from .actions import available_actions
 from .minimis import drops_out_on, minimis_position
@@ -293,6 +294,7 @@ def _render_case(case: Case, message_form: MessageForm, status: int = 200):
         problems=operations.submission_problems(case, today) if is_applicant and editable else [],
         agency_request=_agency_request(events, case), document_kinds=DOCUMENT_KINDS,
         event_url=event_url, format_siret=format_siret, size_label=documents.size_label,
+        answer_parts=shown_answers(case),
     ), status
 
 

@@ -1,0 +1,1 @@
+"""Questionnaires per scheme: what each scheme asks, versioned, and the dossier's answers."""
