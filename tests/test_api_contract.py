@@ -115,6 +115,8 @@ def test_the_document_refuses_what_the_forms_would_refuse(client, applicant, wor
                                          headers=applicant))["title"]
     assert client.patch(f"/api/v1/cases/{reference}", json={"description": "Une machine."},
                         headers=applicant).status_code == 200
+    cleared = client.patch(f"/api/v1/cases/{reference}", json={"description": None}, headers=applicant)
+    assert cleared.status_code == 200 and not cleared.get_json()["description"]  # null: left empty
     # a body is required where the document says so
     assert client.patch(f"/api/v1/cases/{reference}", headers=applicant).status_code == 422
     # an event's body is the body of that event

@@ -151,7 +151,7 @@ def test_schemathesis_finds_no_mismatch_for_an_agent(app, scene):
     app.config["API_RATE_LIMIT"] = "100000/minute"
     try:
         with served(app) as base_url:
-            failures, statuses, phases = run_schemathesis(base_url, token, seed=8, max_examples=10, max_steps=10)
+            failures, statuses, phases = run_schemathesis(base_url, token, seed=8, max_examples=20, max_steps=15)
     finally:
         app.config.pop("API_RATE_LIMIT")
     assert not failures, f"{len(failures)} écarts :\n\n" + "\n\n".join(failures[:8])
@@ -169,7 +169,7 @@ def test_schemathesis_follows_the_links_of_an_applicants_draft(app, world):
     app.config["API_RATE_LIMIT"] = "100000/minute"
     try:
         with served(app) as base_url:
-            failures, statuses, phases = run_schemathesis(base_url, token, seed=11, max_examples=10, max_steps=15,
+            failures, statuses, phases = run_schemathesis(base_url, token, seed=11, max_examples=25, max_steps=20,
                                                           phases=("stateful",))
     finally:
         app.config.pop("API_RATE_LIMIT")
