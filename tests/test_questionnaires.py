@@ -416,3 +416,30 @@ def test_every_type_is_asked_on_an_accessible_page(client, world, create_case):
     login(client, world.admin)
     for path in ("", "/apercu"):
         assert check_page(text_of(client.get(f"/questionnaires/dispositifs/{world.aer_scheme.code}{path}"))) == []
+
+
+def test_a_line_removed_from_a_draft_takes_its_answers_along(world, create_case, questionnaires):
+    case = create_case("draft")
+    data = fields(case, common__headcount_fte="3", bpifrance__bank_loans="non")
+    answer_ops.save_answers(world.applicant, case, _form(data))
+    db.session.commit()
+    bpi = next(line for line in case.lines if line.agency.slug == "bpifrance")
+    ops.remove_line(world.applicant, case, bpi)
+    db.session.commit()
+    assert {(a.line_id, a.question_key) for a in db.session.scalars(select(Answer))} == {(None, "headcount_fte")}
+    assert ops.submission_problems(case, world.region_meeting.meets_on)[-1].startswith(
+        "Questionnaire « Aide à l'investissement » : répondez à « Liste des investissements »")
+
+
+def test_a_stale_page_saves_nothing(client, world, create_case, questionnaires):
+    case = create_case("draft")
+    seen = case.version
+    answer_ops.save_answers(world.applicant, case, _form(fields(case, common__headcount_fte="3")))
+    db.session.commit()
+    login(client, world.applicant)
+    data = fields(case, common__headcount_fte="40")
+    data["version"] = str(seen)
+    response = client.post(f"/dossiers/{case.reference}/questionnaires", data=data)
+    assert "modifié entre-temps" in text_of(client.get(response.headers.get("Location", "/")) if
+                                            response.status_code == 302 else response)
+    assert db.session.scalar(select(Answer.value).where(Answer.question_key == "headcount_fte")) == 3

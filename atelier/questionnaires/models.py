@@ -7,7 +7,7 @@ their whole structure as JSON, so that a version keeps the wording the applicant
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint, event
-from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, object_session, relationship
 
 from ..common import UTCDateTime, utcnow
 from ..extensions import db
@@ -99,3 +99,6 @@ class Answer(db.Model):
     version_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_versions.id"))
     value: Mapped[object] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # A line removed from a draft takes its answers along (SQLite does not enforce ON DELETE CASCADE).
+    line = relationship("FundingLine", backref=backref("answers", cascade="all, delete-orphan"))
