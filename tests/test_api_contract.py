@@ -67,6 +67,7 @@ def test_an_unknown_value_of_a_query_parameter_is_refused(client, agent, applica
     assert set(fields(client.get("/api/v1/cases?state=perdu&limit=0&updated_since=hier", headers=agent))) == {
         "state", "limit", "updated_since"}
     assert fields(client.get("/api/v1/cases?limit=abc", headers=agent))["limit"] == "Un nombre entier est attendu."
+    assert client.head("/api/v1/cases?limit=abc&cursor=x", headers=agent).status_code == 422  # HEAD is a GET
 
 
 def test_a_cursor_is_what_the_previous_page_gave(client, agent, create_case):

@@ -43,7 +43,8 @@ def _operation() -> dict | None:
     rule = request.url_rule
     if rule is None or not rule.rule.startswith(API_PREFIX):
         return None
-    return _document()["paths"].get(document_path(rule.rule), {}).get(request.method.lower())
+    method = "get" if request.method == "HEAD" else request.method.lower()  # HEAD runs the GET view
+    return _document()["paths"].get(document_path(rule.rule), {}).get(method)
 
 
 def _typed(text: str, schema: dict):
