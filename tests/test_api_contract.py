@@ -67,6 +67,7 @@ def test_an_unknown_value_of_a_query_parameter_is_refused(client, agent, applica
     assert set(fields(client.get("/api/v1/cases?state=perdu&limit=0&updated_since=hier", headers=agent))) == {
         "state", "limit", "updated_since"}
     assert fields(client.get("/api/v1/cases?limit=abc", headers=agent))["limit"] == "Un nombre entier est attendu."
+    assert "updated_since" in fields(client.get("/api/v1/cases?updated_since=2026-02-30T08:00:00Z", headers=agent))
     assert client.head("/api/v1/cases?limit=abc&cursor=x", headers=agent).status_code == 422  # HEAD is a GET
 
 
