@@ -31,6 +31,7 @@ from .companies.models import Company
 from .companies.operations import declare_company
 from .extensions import db
 from .formatting import paris_today
+from .questionnaires.demo import answer_demo_case, create_demo_questionnaires
 from .schemes.models import DOCUMENT_KINDS, Scheme
 
 DEMO_PASSWORD = "demo-atelier-2026"
@@ -233,6 +234,7 @@ class _DemoBuilder:
         self.create_agencies()
         self.create_people()
         self.create_schemes()
+        create_demo_questionnaires(self.admin, self.schemes)
         self.create_meetings()
         self.create_companies()
         self.create_cases()
@@ -256,7 +258,7 @@ class _DemoBuilder:
         db.session.flush()
 
     def create_people(self) -> None:
-        create_user(email=ADMIN[0], name=ADMIN[1], password=DEMO_PASSWORD, role="admin")
+        self.admin = create_user(email=ADMIN[0], name=ADMIN[1], password=DEMO_PASSWORD, role="admin")
         for spec in AGENCIES:
             agency = self.agencies[spec.key]
             self.agents[spec.key] = create_user(email=_agent_email(spec), name=spec.agent,
@@ -325,6 +327,7 @@ class _DemoBuilder:
             documents = [kind for line in case.lines for kind in line.scheme.required_documents]
         for kind in dict.fromkeys(documents):
             self.attach(case, person, kind)
+        answer_demo_case(person, case)  # the questionnaires of its schemes
         if any(line.scheme.is_de_minimis for line in case.lines):
             for granted_on, body, amount in minimis:
                 ops.declare_minimis_aid(person, case, granted_on=granted_on, granting_body=body,
