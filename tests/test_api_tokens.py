@@ -225,7 +225,7 @@ def test_the_token_user_is_forgotten_after_the_request(client, world):
     assert response.status_code == 302 and "/connexion" in response.headers["Location"]
 
 
-# --------------------------------------------------------------------------- tokens end with what ended the account's trust
+# --------------------------------------------------------------------------- deactivation, password change, reset
 
 NEW_PASSWORD = "une toute nouvelle phrase"
 
@@ -255,17 +255,20 @@ def test_a_password_change_revokes_the_tokens_when_asked(app, client, world):
     login(client, world.applicant)
     page = client.get("/compte/mot-de-passe").get_data(as_text=True)
     assert '<input id="revoke_tokens" name="revoke_tokens" type="checkbox" value="y">' in page
-    assert '<label for="revoke_tokens">Révoquer aussi mes jetons d\'accès à l\'API' in page.replace("&#39;", "'")
+    label = '<label for="revoke_tokens">Révoquer aussi mes jetons d\'accès à l\'API'
+    assert label in page.replace("&#39;", "'")
     response = client.post("/compte/mot-de-passe", data={"current": PASSWORD, "password": NEW_PASSWORD,
                                                          "confirm": NEW_PASSWORD})
     assert response.status_code == 302
     assert get(api, "/me", kept).status_code == 200  # not asked: the tokens go on
 
     _, revoked = make_token(world.applicant)
-    response = client.post("/compte/mot-de-passe", data={"current": NEW_PASSWORD, "password": "encore une autre phrase",
-                                                         "confirm": "encore une autre phrase", "revoke_tokens": "y"})
+    response = client.post("/compte/mot-de-passe", data={
+        "current": NEW_PASSWORD, "password": "encore une autre phrase", "confirm": "encore une autre phrase",
+        "revoke_tokens": "y"})
     assert response.status_code == 302
-    assert "vos jetons d'accès à l'API révoqués" in client.get("/compte").get_data(as_text=True).replace("&#39;", "'")
+    account = client.get("/compte").get_data(as_text=True).replace("&#39;", "'")
+    assert "vos jetons d'accès à l'API révoqués" in account
     assert_problem(get(api, "/me", kept), 401)
     assert_problem(get(api, "/me", revoked), 401)
 
@@ -286,6 +289,6 @@ def test_a_reset_revokes_the_tokens_unless_the_person_keeps_them(app, client, wo
     _, kept = make_token(world.applicant)
     link = f"/mot-de-passe-oublie/{password_reset_token(world.applicant)}"
     db.session.commit()
-    assert client.post(link, data={"password": "encore une autre phrase", "confirm": "encore une autre phrase",
-                                   "keep_tokens": "y"}).status_code == 302
+    assert client.post(link, data={"password": "encore une autre phrase",
+                                   "confirm": "encore une autre phrase", "keep_tokens": "y"}).status_code == 302
     assert get(api, "/me", kept).status_code == 200

@@ -65,7 +65,8 @@ def opens_account(browser) -> bool:
 def copy_of(app, browser):
     """Another browser holding a copy of ``browser``'s session cookie (stolen, or kept in a backup)."""
     thief = app.test_client()
-    thief.set_cookie("session", browser.get_cookie("session", domain="atelier.test").value, domain="atelier.test")
+    cookie = browser.get_cookie("session", domain="atelier.test")
+    thief.set_cookie("session", cookie.value, domain="atelier.test")
     return thief
 
 
@@ -204,7 +205,8 @@ def test_my_sessions_lists_the_open_sessions(app, client, camille, create_user):
     response = request(client, "get", "/compte/sessions")
     assert response.status_code == 200
     page = text_of(response)
-    assert "<h1>Mes sessions</h1>" in page and '<caption id="tableau-sessions">Mes sessions ouvertes</caption>' in page
+    assert "<h1>Mes sessions</h1>" in page
+    assert '<caption id="tableau-sessions">Mes sessions ouvertes</caption>' in page
     for header in ("Navigateur", "Adresse", "Ouverte le", "Dernière activité", "Action"):
         assert f'<th scope="col">{header}</th>' in page
     assert sorted(sessions_table(page)) == ["Firefox sous Linux (cette session)", "Safari sous iOS"]
@@ -217,7 +219,8 @@ def test_ending_one_session_from_the_page(app, client, camille):
     phone = app.test_client()
     log_in(phone, SAFARI_IPHONE)
     log_in(client)
-    phone_session = db.session.scalars(select(UserSession).where(UserSession.user_agent == SAFARI_IPHONE)).one()
+    phone_session = db.session.scalars(select(UserSession)
+                                       .where(UserSession.user_agent == SAFARI_IPHONE)).one()
     response = request(client, "post", f"/compte/sessions/{phone_session.id}/fermer")
     assert response.status_code == 302 and response.headers["Location"] == "/compte/sessions"
     assert "La session est fermée." in text_of(request(client, "get", "/compte/sessions"))
@@ -226,7 +229,8 @@ def test_ending_one_session_from_the_page(app, client, camille):
     for session_id in (phone_session.id, 999999):
         response = request(client, "post", f"/compte/sessions/{session_id}/fermer")
         assert response.status_code == 302
-        assert "Cette session n'existe pas ou est déjà fermée." in text_of(request(client, "get", "/compte/sessions"))
+        page = text_of(request(client, "get", "/compte/sessions"))
+        assert "Cette session n'existe pas ou est déjà fermée." in page
     assert request(client, "post", f"/compte/sessions/{2**40}/fermer").status_code == 404  # no such number
     assert opens_account(client)
 
@@ -269,7 +273,8 @@ def test_ending_sessions_needs_the_form_token(app, client, camille, monkeypatch)
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
     page = text_of(request(client, "get", "/connexion"))
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    request(client, "post", "/connexion", data={"email": camille.email, "password": PASSWORD, "csrf_token": token})
+    request(client, "post", "/connexion",
+            data={"email": camille.email, "password": PASSWORD, "csrf_token": token})
     mine = db.session.scalars(select(UserSession)).one()
     assert request(client, "post", f"/compte/sessions/{mine.id}/fermer").status_code == 400
     assert request(client, "post", "/compte/sessions/fermer-les-autres").status_code == 400

@@ -85,7 +85,8 @@ def revoke_token(user: User, row: ApiToken) -> None:
 def revoke_tokens_of(user: User) -> int:
     """Revoke every token of ``user`` not revoked yet, for good (reactivating the account later
     revives none); how many there were."""
-    result = db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    result = db.session.execute(update(ApiToken)
+                                .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
                                 .values(revoked_at=utcnow()))
     db.session.flush()
     return result.rowcount

@@ -193,8 +193,8 @@ def password_reset_token(user: User) -> str:
 INVALID_RESET_LINK = ("Ce lien de réinitialisation n'est pas valable : il a déjà servi, il a été remplacé "
                       "par un plus récent, ou il est incomplet. Demandez-en un nouveau.")
 EXPIRED_RESET_LINK = "Ce lien de réinitialisation a expiré. Demandez-en un nouveau."
-SUPERSEDED_RESET_LINK = ("Ce lien de réinitialisation a été remplacé par un plus récent : utilisez le lien du "
-                         "dernier message reçu, ou demandez-en un nouveau.")
+SUPERSEDED_RESET_LINK = ("Ce lien de réinitialisation a été remplacé par un plus récent : utilisez le lien "
+                         "du dernier message reçu, ou demandez-en un nouveau.")
 
 
 def user_for_reset_token(token: str) -> User:

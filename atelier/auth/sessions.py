@@ -127,7 +127,8 @@ _SYSTEMS = (("Android", "Android"), (re.compile(r"iPhone|iPad"), "iOS"), ("Windo
 
 
 def browser_label(user_agent: str) -> str:
-    """« Firefox sous Linux », from the User-Agent header; « Navigateur inconnu » when it says nothing known."""
+    """« Firefox sous Linux », from the User-Agent header; « Navigateur inconnu » when it names
+    nothing known."""
     agent = user_agent or ""
     browser = next((name for mark, name in _BROWSERS if mark in agent), None)
     system = next((name for mark, name in _SYSTEMS

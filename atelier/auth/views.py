@@ -10,7 +10,8 @@ from .emails import queue_password_changed, queue_reset_link, send_registration_
 from .forms import (ChangePasswordForm, EndSessionForm, ForgotPasswordForm, LoginForm, RegisterForm,
                     ResetPasswordForm)
 from .models import User
-from .operations import active_user_by_email, authenticate, change_password, reset_password, user_for_reset_token
+from .operations import (active_user_by_email, authenticate, change_password, reset_password,
+                         user_for_reset_token)
 from .registration import confirm_registration, link_max_age, pending_registration, request_registration
 from .sessions import (SESSION_KEY, browser_label, end_session, end_session_of, end_sessions, note_activity,
                        open_session, open_sessions_of, session_with_key, user_of_session)
@@ -159,9 +160,9 @@ def sessions_page():
     current = session_with_key(session.get(SESSION_KEY))
     hours = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() / 3600
     lifetime = f"{hours:g} heure{'s' if hours >= 2 else ''}" if hours >= 1 else f"{hours * 60:g} minutes"
-    return render_template("auth/sessions.html", sessions=open_sessions_of(current_user), form=EndSessionForm(),
-                           current_id=current.id if current else None, browser_label=browser_label,
-                           lifetime_label=lifetime)
+    return render_template("auth/sessions.html", sessions=open_sessions_of(current_user),
+                           form=EndSessionForm(), current_id=current.id if current else None,
+                           browser_label=browser_label, lifetime_label=lifetime)
 
 
 @bp.post("/compte/sessions/<int:session_id>/fermer")
@@ -169,7 +170,8 @@ def sessions_page():
 def end_session_page(session_id: int):
     if EndSessionForm().validate_on_submit():
         current = session_with_key(session.get(SESSION_KEY))
-        ok, ended = perform(lambda: end_session_of(current_user, session_id), success="La session est fermée.")
+        ok, ended = perform(lambda: end_session_of(current_user, session_id),
+                            success="La session est fermée.")
         if ok and current is not None and ended.id == current.id:
             logout_user()
             session.clear()
@@ -206,8 +208,8 @@ def change_password_page():
         if ok:
             session[SESSION_KEY] = key
             _send_quietly(queue_password_changed, user)
-            flash("Votre mot de passe est changé. Vos autres sessions sont fermées"
-                  + (" et vos jetons d'accès à l'API révoqués." if form.revoke_tokens.data else "."), "success")
+            tokens = " et vos jetons d'accès à l'API révoqués" if form.revoke_tokens.data else ""
+            flash(f"Votre mot de passe est changé. Vos autres sessions sont fermées{tokens}.", "success")
             return redirect(url_for("auth.account"))
     return render_template("auth/change_password.html", form=form), form_status()
 
