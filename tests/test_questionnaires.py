@@ -4,7 +4,6 @@ answers on the dossier page with the wording of their version, the submission ch
 fixed number of queries of both pages."""
 import html
 import importlib.util
-from decimal import Decimal
 
 import pytest
 from flask import g
@@ -48,7 +47,8 @@ def build(actor, scheme, sections):
             if isinstance(question, str):
                 q_ops.add_standard_question(actor, scheme, section=index, key=question, required=True)
             elif isinstance(question, tuple):
-                q_ops.add_standard_question(actor, scheme, section=index, key=question[0], required=question[1])
+                q_ops.add_standard_question(actor, scheme, section=index, key=question[0],
+                                            required=question[1])
             else:
                 q_ops.add_own_question(actor, scheme, section=index, **question)
     version = q_ops.publish(actor, scheme)
@@ -121,8 +121,8 @@ def test_the_draft_is_edited_moved_and_checked(world):
     scheme = world.aer_scheme
     q_ops.add_section(world.admin, scheme, title="Première")
     q_ops.add_own_question(world.admin, scheme, section=0, **own("has_site", "yes_no", "Site ?"))
-    q_ops.add_own_question(world.admin, scheme, section=0, **own("site", "text", "Adresse du site",
-                                                                  condition_key="has_site", condition_value="oui"))
+    q_ops.add_own_question(world.admin, scheme, section=0, **own(
+        "site", "text", "Adresse du site", condition_key="has_site", condition_value="oui"))
     with pytest.raises(ActionRefused, match="doit rester avant"):  # a condition speaks of an earlier question
         q_ops.move_item(world.admin, scheme, item="q0-1", direction="up")
     with pytest.raises(ActionRefused, match="doit rester avant"):
@@ -146,8 +146,8 @@ def test_editor_pages_preview_and_publish(client, world):
     base = f"/questionnaires/dispositifs/{code}"
     assert client.post(f"{base}/sections", data={"title": "", "version": "0"}).status_code == 422
     assert client.post(f"{base}/sections", data={"title": "Emplois", "version": "0"}).status_code == 302
-    own_fields = {"own-section": "0", "own-label": "Nombre de sites", "own-key": "Sites", "own-type": "integer",
-                  "own-version": "1"}
+    own_fields = {"own-section": "0", "own-label": "Nombre de sites", "own-key": "Sites",
+                  "own-type": "integer", "own-version": "1"}
     response = client.post(f"{base}/questions", data=own_fields)
     assert response.status_code == 422
     assert 'id="own-key-error"' in text_of(response) and "La clé commence" in text_of(response)
@@ -173,12 +173,14 @@ def test_who_may_edit_a_questionnaire(client, world, create_user):
     region_editor = f"/questionnaires/dispositifs/{world.region_scheme.code}"
     login(client, manager)
     assert client.get(region_editor).status_code == 200
-    assert client.post(f"{region_editor}/sections", data={"title": "Projet", "version": "0"}).status_code == 302
+    response = client.post(f"{region_editor}/sections", data={"title": "Projet", "version": "0"})
+    assert response.status_code == 302
     assert "Questionnaires" in text_of(client.get("/questionnaires/"))
     for person in (elsewhere, world.region_agent, world.applicant):  # another agency, not flagged, applicant
         login(client, person)
         assert client.get(region_editor).status_code == 404
-        assert client.post(f"{region_editor}/sections", data={"title": "X", "version": "1"}).status_code == 404
+        response = client.post(f"{region_editor}/sections", data={"title": "X", "version": "1"})
+        assert response.status_code == 404
     with pytest.raises(ActionRefused):
         q_ops.add_section(elsewhere, world.region_scheme, title="X")
     with pytest.raises(ActionRefused, match="Seul un agent"):
@@ -190,7 +192,8 @@ def test_admin_creates_a_scheme_manager(client, world):
     login(client, world.admin)
     response = client.post("/admin/utilisateurs/nouveau", data={
         "name": "Gestionnaire", "email": "gestion@region.fr", "kind": "agent", "agency": str(world.region.id),
-        "scheme_manager": "y", "password": "Un mot de passe solide 42", "confirm": "Un mot de passe solide 42"})
+        "scheme_manager": "y", "password": "Un mot de passe solide 42",
+        "confirm": "Un mot de passe solide 42"})
     assert response.status_code == 302
     from atelier.auth.models import User
     assert db.session.scalar(select(User).where(User.email == "gestion@region.fr")).is_scheme_manager
@@ -292,7 +295,8 @@ def test_submission_lists_the_missing_answers_per_scheme(client, world, create_c
 
 def test_answers_keep_the_wording_of_their_version(client, world, create_case, questionnaires):
     case = create_case("draft")
-    data = fields(case, common__headcount_fte="3", bpifrance__bank_loans="oui", bpifrance__bank_loans_amount="1000")
+    data = fields(case, common__headcount_fte="3", bpifrance__bank_loans="oui",
+                  bpifrance__bank_loans_amount="1000")
     region_line = next(line for line in case.lines if line.agency.slug == "region")
     data[f"line{region_line.id}-investments-0-libelle"] = "Four"
     data[f"line{region_line.id}-investments-0-montant_ht"] = "9000"
@@ -364,8 +368,7 @@ def _answer_all(world, case, count: int):
 
 
 @pytest.mark.parametrize("path", ["", "/questionnaires"])
-def test_the_pages_issue_a_fixed_number_of_queries(client, world, create_case, create_scheme, create_committee,
-                                                   path):
+def test_the_pages_issue_a_fixed_number_of_queries(client, world, create_case, create_scheme, path):
     counts = []
     for size in (5, 50):
         region = create_scheme(world.region, committee=world.region_committee)
@@ -396,7 +399,8 @@ def test_every_type_is_asked_on_an_accessible_page(client, world, create_case):
              own("c", "choice", "Secteur", choices="Industrie\nServices"),
              own("cs", "choices", "Marchés", choices="France\nEurope\nMonde", condition_key="yn",
                  condition_value="oui"),
-             own("s", "siret", "SIRET du fournisseur"), own("doc", "document", "Devis", document_kind="quotes"),
+             own("s", "siret", "SIRET du fournisseur"),
+             own("doc", "document", "Devis", document_kind="quotes"),
              own("g", "group", "Investissements", columns="*Libellé | text\nMontant | amount\nDate | date")]
     build(world.admin, world.aer_scheme, [("Tout", ["own_contribution", *kinds])])
     case = create_case("draft", lines=[(world.aer_scheme, "10000")])
@@ -415,7 +419,8 @@ def test_every_type_is_asked_on_an_accessible_page(client, world, create_case):
     assert "Ligne 1, « Montant » : Le montant doit être un nombre" in page
     login(client, world.admin)
     for path in ("", "/apercu"):
-        assert check_page(text_of(client.get(f"/questionnaires/dispositifs/{world.aer_scheme.code}{path}"))) == []
+        editor = client.get(f"/questionnaires/dispositifs/{world.aer_scheme.code}{path}")
+        assert check_page(text_of(editor)) == []
 
 
 def test_a_line_removed_from_a_draft_takes_its_answers_along(world, create_case, questionnaires):
@@ -426,7 +431,8 @@ def test_a_line_removed_from_a_draft_takes_its_answers_along(world, create_case,
     bpi = next(line for line in case.lines if line.agency.slug == "bpifrance")
     ops.remove_line(world.applicant, case, bpi)
     db.session.commit()
-    assert {(a.line_id, a.question_key) for a in db.session.scalars(select(Answer))} == {(None, "headcount_fte")}
+    kept = {(a.line_id, a.question_key) for a in db.session.scalars(select(Answer))}
+    assert kept == {(None, "headcount_fte")}
     assert ops.submission_problems(case, world.region_meeting.meets_on)[-1].startswith(
         "Questionnaire « Aide à l'investissement » : répondez à « Liste des investissements »")
 

@@ -31,8 +31,9 @@ def _plain(text: str) -> str:
 @st.composite
 def questions(draw, kinds=tuple(TYPES), key=None):
     kind = draw(st.sampled_from(kinds))
-    question = {"key": key or draw(KEYS), "type": kind, "label": draw(WORDS), "help": draw(st.one_of(st.just(""), WORDS)),
-                "required": draw(st.booleans()), "standard": False}
+    question = {"key": key or draw(KEYS), "type": kind, "label": draw(WORDS),
+                "help": draw(st.one_of(st.just(""), WORDS)), "required": draw(st.booleans()),
+                "standard": False}
     if kind in ("choice", "choices"):
         labels = draw(st.lists(WORDS, min_size=2, max_size=5))
         question["choices"] = [[f"c{n}", label] for n, label in enumerate(labels)]
@@ -108,7 +109,8 @@ def test_any_question_renders_validates_and_round_trips(data):
 def test_anything_typed_is_read_or_refused_in_french(data):
     question = data.draw(questions())
     raw = data.draw(st.one_of(st.text(max_size=30), st.lists(st.text(max_size=10), max_size=3),
-                              st.lists(st.dictionaries(st.text(max_size=5), st.text(max_size=8)), max_size=8)))
+                              st.lists(st.dictionaries(st.text(max_size=5), st.text(max_size=8)),
+                                       max_size=8)))
     try:
         value = parse(question, raw, DOCUMENTS)
     except ActionRefused as refused:
@@ -155,9 +157,10 @@ def test_conditions_never_require_a_hidden_question(data):
 def test_a_standard_question_shared_by_schemes_is_asked_once(picks, required):
     lines, versions = [], {}
     for n, keys in enumerate(picks, start=1):
-        standard = [{"key": key, "type": "integer", "label": key, "required": required[i % 4], "standard": True}
-                    for i, key in enumerate(sorted(keys))]
-        own = [{"key": f"specific{n}", "type": "text", "label": "Propre", "required": False, "standard": False}]
+        standard = [{"key": key, "type": "integer", "label": key, "required": required[i % 4],
+                     "standard": True} for i, key in enumerate(sorted(keys))]
+        own = [{"key": f"specific{n}", "type": "text", "label": "Propre", "required": False,
+                "standard": False}]
         versions[n] = SimpleNamespace(id=n, number=1, structure={"sections": [{"title": "S", "questions":
                                                                                standard + own}]})
         lines.append(SimpleNamespace(id=n, position=n, questionnaire_version_id=n,
@@ -172,4 +175,5 @@ def test_a_standard_question_shared_by_schemes_is_asked_once(picks, required):
         # required if any scheme asking it requires it
         assert question["required"] == any(
             required[sorted(keys).index(key) % 4] for keys in picks if key in keys)
-    assert [key for key in asked if key.startswith("specific")] == [f"specific{n}" for n in range(1, len(picks) + 1)]
+    specific = [key for key in asked if key.startswith("specific")]
+    assert specific == [f"specific{n}" for n in range(1, len(picks) + 1)]

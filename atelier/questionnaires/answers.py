@@ -239,13 +239,13 @@ def shown_answers(case) -> list[tuple[Part, list[ShownAnswer]]]:
             answer = answers.get((_line_id(part), question["key"]))
             worded = question
             if answer is not None and answer.version_id in versions:
-                worded = next((q for q in versions[answer.version_id].questions() if q["key"] == question["key"]),
-                              question)
+                answered = versions[answer.version_id].questions()
+                worded = next((q for q in answered if q["key"] == question["key"]), question)
             value = values[part.scope].get(question["key"])
             rows = None
             if worded["type"] == "group" and value:
-                rows = [[shown(column, row.get(column["key"]), case.documents) for column in worded["columns"]]
-                        for row in value]
+                rows = [[shown(column, row.get(column["key"]), case.documents)
+                         for column in worded["columns"]] for row in value]
             items.append(ShownAnswer(worded, shown(worded, value, case.documents), rows))
         result.append((part, items))
     return result

@@ -17,15 +17,15 @@ QUESTIONNAIRES = {
             {"key": "investments", "type": "group", "label": "Liste des investissements prévus",
              "help": "Un investissement par ligne, tel qu'il figure sur le devis.", "required": True,
              "columns": "*Libellé | text\n*Fournisseur | text\n*Montant HT | amount", "max_rows": "15"},
-            {"key": "production_site", "type": "choice", "label": "Lieu des investissements", "required": True,
-             "choices": "Site existant\nNouveau site en Bourgogne-Franche-Comté"},
+            {"key": "production_site", "type": "choice", "label": "Lieu des investissements",
+             "required": True, "choices": "Site existant\nNouveau site en Bourgogne-Franche-Comté"},
         ]),
     ],
     "BPI-PRET-INNOVATION": [
         ("Votre entreprise", [("headcount_fte", True), ("turnover_last_year", True)]),
         ("Le financement du programme", [
-            {"key": "bank_loans", "type": "yes_no", "label": "Des prêts bancaires financent-ils le programme ?",
-             "required": True},
+            {"key": "bank_loans", "type": "yes_no",
+             "label": "Des prêts bancaires financent-ils le programme ?", "required": True},
             {"key": "bank_loans_amount", "type": "amount", "label": "Montant total des prêts bancaires",
              "help": "Accordés ou demandés pour ce programme.", "required": True,
              "condition_key": "bank_loans", "condition_value": "oui"},
@@ -88,7 +88,8 @@ def answer_demo_case(person, case) -> None:
         for question in part.questions:
             name = part.name(question)
             if question["type"] == "group":
-                rows = [(f"Équipement principal — {case.title}"[:200], "Fournisseur régional", cost * Decimal("0.7")),
+                rows = [(f"Équipement principal — {case.title}"[:200], "Fournisseur régional",
+                         cost * Decimal("0.7")),
                         ("Installation et mise en service", "Installateur local", cost * Decimal("0.3"))]
                 for number, (label, supplier, amount) in enumerate(rows):
                     form[f"{name}-{number}-libelle"] = label

@@ -16,7 +16,8 @@ STANDARD_QUESTIONS = [
     {"key": "jobs_created_3y", "type": "integer", "label": "Emplois créés dans les trois ans",
      "help": "En équivalents temps plein, grâce au projet.", "bounds": {"min": 0, "max": 100000}},
     {"key": "jobs_maintained", "type": "integer", "label": "Emplois maintenus",
-     "help": "En équivalents temps plein, que le projet permet de conserver.", "bounds": {"min": 0, "max": 1000000}},
+     "help": "En équivalents temps plein, que le projet permet de conserver.",
+     "bounds": {"min": 0, "max": 1000000}},
     {"key": "company_creation_date", "type": "date", "label": "Date de création de l'entreprise",
      "help": "Telle qu'elle figure sur l'extrait Kbis.", "bounds": {}},
     {"key": "own_contribution", "type": "amount", "label": "Apport personnel du ou des fondateurs",
@@ -34,5 +35,5 @@ def seed_standard_questions() -> None:
 
 
 def standard_questions() -> dict[str, StandardQuestion]:
-    return {question.key: question for question in
-            db.session.scalars(select(StandardQuestion).order_by(StandardQuestion.position, StandardQuestion.key))}
+    query = select(StandardQuestion).order_by(StandardQuestion.position, StandardQuestion.key)
+    return {question.key: question for question in db.session.scalars(query)}

@@ -52,7 +52,9 @@ class QuestionnaireVersion(db.Model):
     """A published questionnaire: never changed (a listener refuses it); a new one is a new row."""
 
     __tablename__ = "questionnaire_versions"
-    __table_args__ = (UniqueConstraint("scheme_id", "number", name="uq_questionnaire_versions_scheme_number"),)
+    __table_args__ = (
+        UniqueConstraint("scheme_id", "number", name="uq_questionnaire_versions_scheme_number"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     scheme_id: Mapped[int] = mapped_column(ForeignKey("schemes.id"), index=True)
@@ -90,11 +92,14 @@ class Answer(db.Model):
     its lines (the scheme's own questions), under the version whose wording was shown."""
 
     __tablename__ = "answers"
-    __table_args__ = (UniqueConstraint("case_id", "line_id", "question_key", name="uq_answers_case_line_key"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "line_id", "question_key", name="uq_answers_case_line_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    line_id: Mapped[int | None] = mapped_column(ForeignKey("funding_lines.id", ondelete="CASCADE"), index=True)
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("funding_lines.id", ondelete="CASCADE"),
+                                                index=True)
     question_key: Mapped[str] = mapped_column(String(40))
     version_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_versions.id"))
     value: Mapped[object] = mapped_column(JSON)

@@ -47,13 +47,15 @@ def draft_of(scheme: Scheme) -> Questionnaire | None:
 
 
 def versions_of(scheme: Scheme) -> list[QuestionnaireVersion]:
-    return list(db.session.scalars(select(QuestionnaireVersion).where(QuestionnaireVersion.scheme_id == scheme.id)
+    return list(db.session.scalars(select(QuestionnaireVersion)
+                                   .where(QuestionnaireVersion.scheme_id == scheme.id)
                                    .order_by(QuestionnaireVersion.number.desc())))
 
 
 def current_version_id(scheme_id: int) -> int | None:
     """The version a line added now answers (the latest published), or None."""
-    return db.session.scalar(select(QuestionnaireVersion.id).where(QuestionnaireVersion.scheme_id == scheme_id)
+    return db.session.scalar(select(QuestionnaireVersion.id)
+                             .where(QuestionnaireVersion.scheme_id == scheme_id)
                              .order_by(QuestionnaireVersion.number.desc()).limit(1))
 
 
@@ -120,7 +122,8 @@ def add_section(actor: User, scheme: Scheme, *, title, expected_version=None) ->
 def _section_at(structure: dict, index) -> dict:
     sections = structure["sections"]
     if not isinstance(index, int) or not 0 <= index < len(sections):
-        raise ActionRefused("Choisissez la section où placer la question (ajoutez-en une d'abord).", "section")
+        raise ActionRefused("Choisissez la section où placer la question (ajoutez-en une d'abord).",
+                            "section")
     return sections[index]
 
 
@@ -139,7 +142,8 @@ def add_standard_question(actor: User, scheme: Scheme, *, section, key, required
     return _change(actor, scheme, expected_version, change)
 
 
-def add_own_question(actor: User, scheme: Scheme, *, section, expected_version=None, **fields) -> Questionnaire:
+def add_own_question(actor: User, scheme: Scheme, *, section, expected_version=None,
+                     **fields) -> Questionnaire:
     def change(structure):
         target = _section_at(structure, section)
         target["questions"].append(parse_question(fields, draft_keys(structure)))
@@ -267,13 +271,16 @@ def _columns(value, field: str) -> list[dict]:
         line = one_line(line)
         if not line:
             continue
-        label, _, kind = (part.strip() for part in line.rpartition("|")) if "|" in line else (line, "", "text")
+        if "|" in line:
+            label, _, kind = (part.strip() for part in line.rpartition("|"))
+        else:
+            label, kind = line, "text"
         required = label.startswith("*")
         label = label.lstrip("*").strip()[:200]
         if kind not in COLUMN_TYPES or kind in ("choice", "choices"):
             allowed = ", ".join(k for k in COLUMN_TYPES if k not in ("choice", "choices"))
-            raise ActionRefused(f"Colonne « {label} » : type inconnu « {kind} » (types possibles : {allowed}).",
-                                field)
+            raise ActionRefused(f"Colonne « {label} » : type inconnu « {kind} » "
+                                f"(types possibles : {allowed}).", field)
         if not label:
             raise ActionRefused("Chaque colonne a un libellé.", field)
         key = _slug(label)
@@ -292,8 +299,8 @@ def parse_question(fields: dict, existing_keys: list[str]) -> dict:
     max_length, max_rows, choices, document_kind, columns, condition_key, condition_value)."""
     key = one_line(fields.get("key") or "")
     if not _KEY.fullmatch(key):
-        raise ActionRefused("La clé commence par une lettre minuscule, puis des lettres minuscules, chiffres ou "
-                            "« _ » (40 au plus), par exemple nombre_salaries.", "key")
+        raise ActionRefused("La clé commence par une lettre minuscule, puis des lettres minuscules, "
+                            "chiffres ou « _ » (40 au plus), par exemple nombre_salaries.", "key")
     if key in existing_keys or key in standard_questions():
         raise ActionRefused("Cette clé est déjà prise (dans ce questionnaire ou la bibliothèque).", "key")
     label = one_line(fields.get("label") or "")
@@ -321,7 +328,8 @@ def parse_question(fields: dict, existing_keys: list[str]) -> dict:
         question["document_kind"] = fields["document_kind"]
     if kind == "group":
         question["columns"] = _columns(fields.get("columns"), "columns")
-        question["max_rows"] = _count(fields.get("max_rows"), "max_rows", 1, MAX_ROWS, "Nombre de lignes") or 10
+        rows = _count(fields.get("max_rows"), "max_rows", 1, MAX_ROWS, "Nombre de lignes")
+        question["max_rows"] = rows or 10
     condition_key = one_line(fields.get("condition_key") or "")
     if condition_key:
         if condition_key not in existing_keys:

@@ -59,7 +59,8 @@ def _input(question: dict, name: str, field_id: str, raw, attrs: Markup, documen
 
 
 def _legend(question: dict) -> Markup:
-    return Markup("<legend>{}{}</legend>").format(question["label"], REQUIRED if question.get("required") else "")
+    marker = REQUIRED if question.get("required") else ""
+    return Markup("<legend>{}{}</legend>").format(question["label"], marker)
 
 
 def render_question(question: dict, name: str, raw, error: str | None = None, documents=(),
@@ -88,8 +89,8 @@ def render_question(question: dict, name: str, raw, error: str | None = None, do
         return _render_group(question, name, field_id, raw, classes, attrs, help_html, error_html, disabled)
     label = Markup('<label for="{}">{}{}</label>').format(
         field_id, question["label"], REQUIRED if question.get("required") else "")
-    return Markup('<div class="{}">{}{}{}{}</div>').format(
-        classes, label, help_html, _input(question, name, field_id, raw, attrs, documents, disabled), error_html)
+    field = _input(question, name, field_id, raw, attrs, documents, disabled)
+    return Markup('<div class="{}">{}{}{}{}</div>').format(classes, label, help_html, field, error_html)
 
 
 def group_rows_shown(question: dict, filled: int) -> int:
@@ -120,12 +121,14 @@ def _render_group(question, name, field_id, raw, classes, attrs, help_html, erro
             cells += Markup("<td>{}{}</td>").format(cell_label, cell)
         body += Markup("<tr>{}</tr>").format(cells)
     limit = min(question.get("max_rows") or MAX_ROWS, MAX_ROWS)
-    note = Markup('<p class="hint">Au plus {} lignes ; enregistrez pour en obtenir d\'autres.</p>').format(limit)
-    return Markup('<fieldset class="{} group" id="{}"{}>{}{}<div class="table-wrap" tabindex="0" role="region" '
-                  'aria-labelledby="{}-caption"><table class="table"><caption id="{}-caption">{}</caption>'
-                  '<thead><tr>{}</tr></thead><tbody>{}</tbody></table></div>{}{}</fieldset>').format(
-        classes, field_id, attrs, _legend(question), help_html, field_id, field_id, question["label"], head, body,
-        note, error_html)
+    note = Markup('<p class="hint">Au plus {} lignes ; enregistrez pour en obtenir d\'autres.</p>').format(
+        limit)
+    table = Markup('<div class="table-wrap" tabindex="0" role="region" aria-labelledby="{}-caption">'
+                   '<table class="table"><caption id="{}-caption">{}</caption><thead><tr>{}</tr></thead>'
+                   '<tbody>{}</tbody></table></div>').format(
+        field_id, field_id, question["label"], head, body)
+    return Markup('<fieldset class="{} group" id="{}"{}>{}{}{}{}{}</fieldset>').format(
+        classes, field_id, attrs, _legend(question), help_html, table, note, error_html)
 
 
 def _first(raw):

@@ -157,10 +157,14 @@ def _document(question, raw, documents=()) -> int | None:
     raise ActionRefused("Choisissez une pièce déposée dans ce dossier, du type demandé.")
 
 
+def _typed(cell) -> bool:
+    """Whether a cell of a posted row holds something (a row of empty cells is no row)."""
+    return bool(cell.strip()) if isinstance(cell, str) else bool(cell) if isinstance(cell, list) else False
+
+
 def _group(question, raw, documents=()) -> list[dict] | None:
     rows = [row for row in (raw if isinstance(raw, list) else []) if isinstance(row, dict)]
-    rows = [row for row in rows if any(isinstance(cell, str) and cell.strip() or isinstance(cell, list) and cell
-                                       for cell in row.values())]
+    rows = [row for row in rows if any(_typed(cell) for cell in row.values())]
     if not rows:
         return None
     limit = min(question.get("max_rows") or MAX_ROWS, MAX_ROWS)
@@ -210,8 +214,8 @@ def dump(question: dict, value):
     if kind == "date":
         return value.isoformat()
     if kind == "group":
-        return [{column["key"]: dump(column, row.get(column["key"])) for column in question.get("columns", [])}
-                for row in value]
+        columns = question.get("columns", [])
+        return [{column["key"]: dump(column, row.get(column["key"])) for column in columns} for row in value]
     return value
 
 
@@ -224,8 +228,8 @@ def load(question: dict, data):
     if kind == "date":
         return date.fromisoformat(data)
     if kind == "group":
-        return [{column["key"]: load(column, row.get(column["key"])) for column in question.get("columns", [])}
-                for row in data]
+        columns = question.get("columns", [])
+        return [{column["key"]: load(column, row.get(column["key"])) for column in columns} for row in data]
     return data
 
 
@@ -252,7 +256,8 @@ def as_raw(question: dict, value):
     if kind in ("integer", "document"):
         return str(value)
     if kind == "group":
-        return [{column["key"]: as_raw(column, row.get(column["key"])) for column in question.get("columns", [])}
+        columns = question.get("columns", [])
+        return [{column["key"]: as_raw(column, row.get(column["key"])) for column in columns}
                 for row in value]
     return value
 

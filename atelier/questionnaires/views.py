@@ -99,8 +99,8 @@ def _render_editor(scheme: Scheme, *, section_form=None, standard_form=None, que
     return render_template(
         "questionnaires/editor.html", scheme=scheme, structure=structure, version=version, library=library,
         versions=operations.versions_of(scheme), section_form=section_form, standard_form=standard_form,
-        question_form=question_form, item_form=ItemForm(formdata=None), publish_form=PublishForm(formdata=None),
-        types=TYPES), status
+        question_form=question_form, item_form=ItemForm(formdata=None),
+        publish_form=PublishForm(formdata=None), types=TYPES), status
 
 
 def _back(scheme: Scheme):
@@ -157,7 +157,8 @@ def move_item(code: str):
     form = ItemForm()
     if form.validate():
         perform(lambda: operations.move_item(current_user, scheme, item=form.item.data,
-                                             direction=form.direction.data, expected_version=form.version.data),
+                                             direction=form.direction.data,
+                                             expected_version=form.version.data),
                 success="L'élément est déplacé.")
     return _back(scheme)
 
