@@ -167,6 +167,20 @@ def stage(app, world, create_case, create_user):
     deactivate_webhook(world.admin, create_webhook(world.admin, world.region,
                                                    url="https://partenaire.example/ancien")[0])
     due = paris_today() + timedelta(days=10)
+    # The Region's scheme asks questions (none required: the dossiers below are submitted unanswered)
+    from atelier.questionnaires import operations as questionnaire_ops
+    from atelier.questionnaires.library import seed_standard_questions
+
+    seed_standard_questions()
+    questionnaire_ops.add_section(world.admin, world.region_scheme, title="Le projet")
+    questionnaire_ops.add_standard_question(world.admin, world.region_scheme, section=0, key="headcount_fte")
+    for key, kind, extra in (("exports", "yes_no", {}), ("share", "percentage", {"condition_key": "exports",
+                                                                                   "condition_value": "oui"}),
+                             ("quote", "document", {"document_kind": "quotes"}),
+                             ("investments", "group", {"columns": "*Libellé | text\nMontant | amount"})):
+        questionnaire_ops.add_own_question(world.admin, world.region_scheme, section=0, key=key, type=kind,
+                                           label=f"Question {key}", **extra)
+    questionnaire_ops.publish(world.admin, world.region_scheme)
     draft = ops.create_case(world.applicant, world.company, title="Atelier", description="Une machine.",
                             starts_on=paris_today(), eligible_cost=Decimal("100000"))
     ops.add_line(world.applicant, draft, scheme=world.region_scheme, requested_amount="40000")
