@@ -417,7 +417,13 @@ def test_every_type_is_asked_on_an_accessible_page(client, world, create_case):
     assert check_page(page) == [] and check_form_error_page(page) == []
     assert "La valeur doit être au moins 1." in page and "Le numéro SIRET compte 14 chiffres" in page
     assert "Ligne 1, « Montant » : Le montant doit être un nombre" in page
+    edit_page = text_of(client.get(f"/dossiers/{case.reference}/modifier"))
+    assert f'href="/dossiers/{case.reference}/questionnaires"' in edit_page
     login(client, world.admin)
+    response = client.post(f"/questionnaires/dispositifs/{world.aer_scheme.code}/questions", data={
+        "own-section": "0", "own-label": "", "own-key": "x", "own-type": "group", "own-columns": "Nom | couleur"})
+    assert response.status_code == 422
+    assert check_page(text_of(response)) == [] and check_form_error_page(text_of(response)) == []
     for path in ("", "/apercu"):
         editor = client.get(f"/questionnaires/dispositifs/{world.aer_scheme.code}{path}")
         assert check_page(text_of(editor)) == []
