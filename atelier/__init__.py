@@ -150,10 +150,11 @@ def _register_blueprints(app: Flask) -> None:
     from .search.views import bp as search_bp
     from .webhooks.views import bp as webhooks_bp
     from .questionnaires.views import bp as questionnaires_bp
+    from .plans.views import bp as plans_bp
 
     for blueprint in (main_bp, auth_bp, companies_bp, schemes_bp, cases_bp, case_actions_bp, inbox_bp,
                       committees_bp, admin_bp, webhooks_bp, api_bp, api_tokens_bp,
-                      dashboards_bp, notifications_bp, search_bp, questionnaires_bp):
+                      dashboards_bp, notifications_bp, search_bp, questionnaires_bp, plans_bp):
         app.register_blueprint(blueprint)
 
 

@@ -6,6 +6,7 @@ from .cases.models import (Case, CaseAgency, Document, Event, FundingLine, Messa
 from .committees.models import AgendaItem, Committee, Meeting  # noqa: F401
 from .companies.models import Company, MinimisAid, company_members  # noqa: F401
 from .schemes.models import Scheme  # noqa: F401
+from .plans.models import ExecutionReport, Expense, FinancingPlan, RealisedExpense, Resource  # noqa: F401
 from .questionnaires.models import Answer, Questionnaire, QuestionnaireVersion, StandardQuestion  # noqa: F401
 from .api.models import ApiToken  # noqa: F401
 from .webhooks.models import Webhook, WebhookAttempt, WebhookDelivery  # noqa: F401

@@ -99,6 +99,13 @@ TABLE: dict[str, dict[str, str]] = {
     # the dossier's questionnaires: its applicant, while it is editable (nothing posted: nothing to save)
     "questionnaires.case_answers": {"GET": "L 200 404 404 404 404 404",
                                     "POST": "L 302 404 404 404 404 404"},
+    # the full financing plan: its applicant, while the dossier is editable (a balanced plan posted)
+    "plans.edit_plan":             {"GET": "L 200 404 404 404 404 404",
+                                    "POST": "L 302 404 404 404 404 404"},
+    # the execution report waits for a signed agreement: its applicant is told so, nobody else sees it
+    "plans.edit_report":           {"GET": "L 302! 404 404 404 404 404",
+                                    "POST": "L 302! 404 404 404 404 404"},
+    "plans.upload_proof":          {"GET": "405", "POST": "L 302! 404 404 404 404 404"},
     # ---------------------------------------------------------------- the dossier in review
     "cases.show_case":             {"GET": "L 200 404 200 404 200 200", "POST": "405"},
     "cases.download_document":     {"GET": "L 200 404 200 404 200 200", "POST": "405"},
@@ -312,6 +319,9 @@ def url_values(s) -> dict[str, dict]:
         "cases.upload_document": {"reference": eref},
         "cases.delete_document": {"reference": eref, "document_id": s.deleted.id},
         "questionnaires.case_answers": {"reference": eref},
+        "plans.edit_plan": {"reference": eref},
+        "plans.edit_report": {"reference": eref},
+        "plans.upload_proof": {"reference": eref},
         **{f"questionnaires.{name}": {"code": w.region_scheme.code} for name in (
             "edit_questionnaire", "preview", "add_section", "add_standard_question", "add_question", "move_item",
             "remove_item", "publish")},
@@ -376,6 +386,9 @@ POSTED = {
                                     "minimis-granting_body": "Communauté de communes",
                                     "minimis-regime": "de_minimis"},
     "cases.declare_no_minimis": lambda s: {"nominimis-confirm": "y"},
+    "plans.edit_plan": lambda s: {"version": _version(Case, s.editable.id), "expenses-0-category": "tangible",
+                                  "expenses-0-label": "Machine", "expenses-0-amount": "250000",
+                                  "resources-0-kind": "own_funds", "resources-0-amount": "150000"},
     "cases.post_message": lambda s: {"body": "Bonjour, le bilan 2024 est joint."},
     "case_actions.case_event": lambda s: {"version": _version(Case, s.case.id), "reason": "Hors périmètre."},
     "case_actions.line_event": lambda s: {"version": _version(FundingLine, s.bpi_line.id),

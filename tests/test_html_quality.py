@@ -73,6 +73,7 @@ HTML_ENDPOINTS = (
     "webhooks.webhooks", "webhooks.new_webhook", "webhooks.deliveries",
     "questionnaires.case_answers", "questionnaires.managed_schemes", "questionnaires.edit_questionnaire",
     "questionnaires.preview",
+    "plans.edit_plan", "plans.edit_report",
 )
 NOT_HTML_ENDPOINTS = ("static", "cases.download_document", "notifications.download_attachment",
                       "committees.agenda_workbook",
@@ -478,6 +479,14 @@ def build_data(world, create_case, create_meeting) -> DataSet:
                             granting_body="Département de la Côte-d'Or", amount="12000",
                             regime="de_minimis")
     empty_draft = ops.create_case(w.applicant, w.company, title="Projet à peine commencé")
+    from atelier.plans import operations as plans
+
+    plans.save_plan(w.applicant, draft, expenses=[
+        {"category": "tangible", "label": "Presse plieuse", "amount": "200000"},
+        {"category": "consulting", "label": "Étude de marché", "amount": "50000"}], resources=[
+        {"kind": "public_aid", "label": "Département de la Côte-d'Or", "amount": "20000",
+         "status": "requested"},
+        {"kind": "own_funds", "label": "", "amount": "140000"}])
 
     incomplete = create_case("incomplete")
     ops.post_message(w.applicant, incomplete, body="Le Kbis arrive cette semaine.")
@@ -647,6 +656,9 @@ FORMS_WITH_ERRORS = {
                                                                         "minimis-granted_on": "hier"}),
     "cases.declare_no_minimis": ("applicant", "/dossiers/{empty_draft}/de-minimis/aucune", {}),
     "cases.upload_document": ("applicant", "/dossiers/{draft}/pieces", {"document-kind": ""}),
+    "plans.edit_plan": ("applicant", "/dossiers/{draft}/plan-de-financement", {
+        "expenses-0-category": "bijoux", "expenses-0-label": "", "expenses-0-amount": "beaucoup",
+        "resources-0-kind": "public_aid", "resources-0-amount": "10"}),
     "cases.post_message (applicant)": ("applicant", "/dossiers/{draft}/messages", {"body": ""}),
     "cases.post_message (agent)": ("agent", "/dossiers/{incomplete}/messages", {"body": "  "}),
     "committees.new_meeting": ("secretary", "/comites/seances/nouvelle", {"committee": "",

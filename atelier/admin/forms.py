@@ -11,9 +11,11 @@ from ..auth.operations import normalise_email
 from ..common import ActionRefused
 from ..companies.operations import clean_text
 from ..forms import AmountField, Checked, DayField, FrenchForm, IdSelectField, Present, options
-from ..schemes.models import DOCUMENT_KINDS, INSTRUMENTS, REGIMES
+from ..schemes.models import INSTRUMENTS, REGIMES, REQUIRABLE_DOCUMENT_KINDS
 from ..companies.models import SIZE_LABELS
-from ..schemes.operations import parse_code, parse_positive_amount, parse_rate_percent
+from ..plans.models import EXPENSE_CATEGORIES
+from ..schemes.operations import (parse_categories, parse_code, parse_optional_rate, parse_positive_amount,
+                                  parse_rate_percent)
 from ..schemes.rules import parse_departements, parse_excluded_naf, parse_sizes
 
 ACCOUNT_KINDS = {
@@ -122,7 +124,8 @@ class SchemeForm(FrenchForm):
                         message="La date d'ouverture doit être une date valide, par exemple 31/03/2026.")
     closes_on = DayField("Date de clôture (facultative)",
                          message="La date de clôture doit être une date valide, par exemple 31/03/2026.")
-    required_documents = CheckboxesField("Pièces à joindre", choices=options(DOCUMENT_KINDS.items()),
+    required_documents = CheckboxesField("Pièces à joindre",
+                                         choices=options(REQUIRABLE_DOCUMENT_KINDS.items()),
                                          validate_choice=False)
     description = TextAreaField("Description", render_kw={"rows": 8})
     eligible_sizes = CheckboxesField("Tailles d'entreprise éligibles", choices=options(SIZE_LABELS.items()),
@@ -134,8 +137,21 @@ class SchemeForm(FrenchForm):
                                  validators=[Checked(parse_excluded_naf, required=False)],
                                  render_kw={"autocomplete": "off", "spellcheck": "false"})
 
+    funded_categories = CheckboxesField("Dépenses financées", choices=options(EXPENSE_CATEGORIES.items()),
+                                        validate_choice=False,
+                                        validators=[Checked(parse_categories, required=False)])
+    max_rate_small = PercentField("Intensité maximale pour une petite entreprise (en %, facultatif)",
+                                  validators=[Checked(parse_optional_rate, required=False)],
+                                  render_kw={"inputmode": "decimal"})
+    max_rate_medium = PercentField("Intensité maximale pour une moyenne entreprise (en %, facultatif)",
+                                   validators=[Checked(parse_optional_rate, required=False)],
+                                   render_kw={"inputmode": "decimal"})
+    max_rate_large = PercentField("Intensité maximale pour une grande entreprise (en %, facultatif)",
+                                  validators=[Checked(parse_optional_rate, required=False)],
+                                  render_kw={"inputmode": "decimal"})
+
     def scheme_fields(self) -> dict:
         return {name: self[name].data for name in (
             "code", "name", "instrument", "regime", "ceiling", "max_rate", "annual_budget", "opens_on",
             "closes_on", "required_documents", "description", "eligible_sizes", "eligible_departements",
-            "excluded_naf")}
+            "excluded_naf", "funded_categories", "max_rate_small", "max_rate_medium", "max_rate_large")}

@@ -23,6 +23,7 @@ from ..forms import options
 from ..schemes.models import Scheme
 from ..web import perform, safe_next_url
 from ..workflow import CASE_EVENTS, CASE_MACHINE, LINE_EVENTS, LINE_GRANTED_STATES, LINE_MACHINE
+from ..plans.operations import balance_applies, computed_balance
 from . import operations as ops
 from .access import case_or_404, line_or_404, roles_on
 from .minimis import estimated_gge, gge_formula_text
@@ -137,6 +138,8 @@ LINE_HANDLERS: dict[str, Handler] = {
         lambda line, _: f"Le remboursement est enregistré. Reste dû : {money(line.owed)}."),
     "settle": Handler(
         lambda user, line, form: ops.settle_line(user, line, reason=form.reason.data,
+                                                 balance_amount=form.balance_amount.data,
+                                                 balance_paid_on=form.balance_paid_on.data,
                                                  expected_version=form.version.data),
         lambda line, _: f"La demande est soldée ; reliquat libéré : {money(line.released_amount)}."
                         + (f" Reste dû abandonné : {money(line.written_off_amount)}."
@@ -334,7 +337,8 @@ def _line_action(case: Case, line: FundingLine, rule, lookups: _Lookups, today) 
         if line.is_repayable:
             data.update(frequency_months=3, deferral_months="0")
     elif rule.name == "record_payment":
-        data.update(amount=line.remaining_to_pay, paid_on=today)
+        # Where the balance follows the execution report, an instalment never pays it all: no default.
+        data.update(amount=None if balance_applies(line) else line.remaining_to_pay, paid_on=today)
     elif rule.name == "record_repayment":
         data.update(repaid_on=today)
     form = display_form(LINE_FORMS[rule.name], f"demande-{line.id}-{rule.name}", **data)
@@ -352,8 +356,21 @@ def _line_action(case: Case, line: FundingLine, rule, lookups: _Lookups, today) 
     elif rule.name == "sign_agreement" and not line.is_repayable:
         for name in SCHEDULE_FIELDS:  # only an advance or a loan is paid back
             del form[name]
-    elif rule.name == "settle" and not (line.is_repayable and line.owed > 0):
-        del form.reason  # nothing to write off
+    elif rule.name == "settle":
+        balance = computed_balance(line) if balance_applies(line) else None
+        if balance is None:
+            del form.balance_amount, form.balance_paid_on  # no balance computed from a report here
+            if balance_applies(line):
+                note = "Le solde attend le bilan d'exécution du demandeur (dépenses réalisées)."
+        else:
+            planned, realised, entitled, due = balance
+            form.balance_amount.data, form.balance_paid_on.data = due, today
+            form.balance_amount.description = (
+                f"Dépenses éligibles prévues {money(planned)}, réalisées {money(realised)} : l'aide due "
+                f"est de {money(entitled)}, dont {money(due)} restent à verser. Un autre montant demande "
+                "un motif.")
+        if not (line.is_repayable and line.owed > 0) and balance is None:
+            del form.reason  # nothing to write off, no balance to adjust
     elif rule.name == "approve":
         if not (line.scheme.is_de_minimis and line.scheme.instrument != "grant"):
             del form.gross_grant_equivalent  # only an advance or a loan has one to enter

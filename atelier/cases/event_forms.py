@@ -109,6 +109,17 @@ class RecordRepaymentForm(EventForm):
                          message="La date du remboursement doit être une date valide (jj/mm/aaaa).")
 
 
+class SettleForm(EventForm):
+    """Settling a line; the balance fields are shown only where the balance follows the execution report."""
+
+    balance_amount = AmountField("Solde versé (en euros ; calculé au prorata des dépenses réalisées)",
+                                 subject="Le solde versé", allow_zero=True)
+    balance_paid_on = DayField("Date du versement du solde",
+                               message="La date du versement du solde doit être une date valide "
+                                       "(jj/mm/aaaa).")
+    reason = _reason("Motif (abandon du reste dû d'une avance, ou ajustement du solde calculé)", None)
+
+
 LINE_FORMS: dict[str, type[EventForm]] = {
     "transfer": TransferLineForm,
     "propose": ProposeForm,
@@ -118,7 +129,7 @@ LINE_FORMS: dict[str, type[EventForm]] = {
     "sign_agreement": SignAgreementForm,
     "record_payment": RecordPaymentForm,
     "record_repayment": RecordRepaymentForm,
-    "settle": reason_form("Motif de l'abandon du reste dû (seulement s'il reste à rembourser)", None),
+    "settle": SettleForm,
     "dismiss": reason_form("Motif du classement sans suite", "Indiquez le motif du classement."),
     "reopen": reason_form("Motif de la réouverture (recours gracieux)",
                           "Indiquez le motif de la réouverture (recours gracieux)."),

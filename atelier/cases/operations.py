@@ -25,6 +25,8 @@ from ..companies.models import MINIMIS_REGIMES, Company, MinimisAid
 from ..extensions import db
 from ..formatting import day, money, paris_today
 from ..questionnaires.answers import missing_answers
+from ..plans.operations import (check_intensity, check_payment_leaves_balance, eligible_cost_for,
+                                plan_problems, refresh_eligible_cost, settle_balance)
 from ..questionnaires.operations import current_version_id
 from ..schemes.envelopes import envelope_positions
 from ..schemes.models import DOCUMENT_KINDS, Scheme
@@ -227,6 +229,9 @@ def _set_project(case: Case, *, title, description, starts_on, ends_on, eligible
     if starts_on and ends_on and ends_on < starts_on:
         raise ActionRefused("La date de fin doit suivre la date de début.", "ends_on")
     case.starts_on, case.ends_on = starts_on, ends_on
+    if case.financing_plan is not None:  # then computed from the plan's expenses, never typed
+        refresh_eligible_cost(case)
+        return
     case.eligible_cost = (None if eligible_cost in (None, "") else
                           parse_amount(eligible_cost, "eligible_cost", label="Le coût éligible"))
 
@@ -247,7 +252,8 @@ def _check_line_amount(scheme: Scheme, amount: Decimal, eligible_cost: Decimal |
 def add_line(actor: User, case: Case, *, scheme: Scheme, requested_amount) -> FundingLine:
     _check_editable(actor, case)
     amount = parse_amount(requested_amount, "requested_amount", label="Le montant demandé")
-    _check_line_amount(scheme, amount, case.eligible_cost, "requested_amount", "Le montant demandé")
+    _check_line_amount(scheme, amount, eligible_cost_for(case, scheme), "requested_amount",
+                       "Le montant demandé")
     if any(line.scheme_id == scheme.id for line in case.lines):
         raise ActionRefused("Ce dispositif figure déjà dans le plan de financement.", "scheme")
     position = max((line.position for line in case.lines), default=0) + 1
@@ -255,6 +261,7 @@ def add_line(actor: User, case: Case, *, scheme: Scheme, requested_amount) -> Fu
                        requested_amount=amount, position=position, state="requested",
                        questionnaire_version_id=current_version_id(scheme.id))
     db.session.add(line)
+    refresh_eligible_cost(case)
     case.updated_at = utcnow()
     db.session.flush()
     return line
@@ -266,6 +273,7 @@ def remove_line(actor: User, case: Case, line: FundingLine) -> None:
         raise ActionRefused("Une fois le dossier déposé, une demande ne peut plus être supprimée : "
                             "retirez le dossier si vous renoncez.")
     case.lines.remove(line)
+    refresh_eligible_cost(case)
     case.updated_at = utcnow()
     db.session.flush()
 
@@ -342,6 +350,7 @@ def submission_problems(case: Case, today: date) -> list[str]:
         problems.append("Déclarez les aides de minimis reçues ces trois dernières années "
                         "(ou l'absence de telles aides).")
     problems.extend(missing_answers(case))  # each scheme's questionnaire, required visible answers
+    problems.extend(plan_problems(case))  # the full financing plan balances, or the gap is explained
     return problems
 
 
@@ -525,7 +534,7 @@ def propose_line(actor: User, line: FundingLine, *, meeting: Meeting | None, pro
         if amount > line.requested_amount:
             raise ActionRefused(f"Le montant proposé ne peut pas dépasser le montant demandé "
                                 f"({money(line.requested_amount)}).", "proposed_amount")
-        _check_line_amount(line.scheme, amount, line.case.eligible_cost, "proposed_amount",
+        _check_line_amount(line.scheme, amount, eligible_cost_for(line.case, line.scheme), "proposed_amount",
                            "Le montant proposé")
 
     event = _line_event(actor, line, "propose", expected_version=expected_version, check=check,
@@ -566,7 +575,9 @@ def approve_line(actor: User, line: FundingLine, *, granted_amount, gross_grant_
         if amount > line.proposed_amount:
             raise ActionRefused(f"Le montant accordé ne peut pas dépasser le montant proposé "
                                 f"({money(line.proposed_amount)}).", "granted_amount")
-        _check_line_amount(scheme, amount, line.case.eligible_cost, "granted_amount", "Le montant accordé")
+        _check_line_amount(scheme, amount, eligible_cost_for(line.case, scheme), "granted_amount",
+                           "Le montant accordé")
+        check_intensity(line, amount)  # cumulated public aid on the project, per the company's size
         if scheme.annual_budget is not None:
             envelope, committed, remaining = envelope_positions([scheme], today.year)[scheme.id]
             if committed + amount > envelope:
@@ -746,6 +757,7 @@ def record_payment(actor: User, line: FundingLine, *, amount, paid_on, expected_
         if line.paid_total + value > line.granted_amount:
             raise ActionRefused(f"Ce versement dépasserait le montant accordé : il reste "
                                 f"{money(line.remaining_to_pay)} à verser.", "amount")
+        check_payment_leaves_balance(line, value)
 
     event = _line_event(actor, line, "record_payment", expected_version=expected_version, check=check,
                         data=lambda: {"amount": value, "paid_on": when})
@@ -779,29 +791,40 @@ def record_repayment(actor: User, line: FundingLine, *, amount, repaid_on, expec
     return event
 
 
-def settle_line(actor: User, line: FundingLine, *, reason: str | None = None, expected_version=None) -> Event:
+def settle_line(actor: User, line: FundingLine, *, reason: str | None = None, balance_amount=None,
+                balance_paid_on=None, expected_version=None) -> Event:
     """Close the line: what was granted and not paid is released (reliquat). An advance or a loan is
-    settled only once all that was paid is repaid, or with the rest written off for ``reason``."""
+    settled only once all that was paid is repaid, or with the rest written off for ``reason``.
+    A grant on a dossier with a financing plan is settled by paying its balance, pro rata of the
+    eligible expenses really made (``plans.operations.settle_balance``; another amount needs ``reason``)."""
     released, written_off = line.remaining_to_pay, Decimal("0.00")
     reason = (reason or "").strip() or None
+    balance = None
 
     def check():
-        nonlocal written_off
+        nonlocal written_off, balance, released
         if line.is_repayable and line.owed > 0:
             if not reason:
                 raise ActionRefused(
                     f"Il reste {money(line.owed)} à rembourser : la demande ne peut être soldée qu'une "
                     f"fois remboursée en totalité, ou en abandonnant ce reste dû avec un motif.", "reason")
             written_off = line.owed
+        balance = settle_balance(line, amount=balance_amount, paid_on=balance_paid_on, reason=reason)
+        if balance is not None:
+            released = line.remaining_to_pay - balance.amount
 
     def data():
+        paid = line.paid_total + (balance.amount if balance is not None else Decimal("0.00"))
         if not line.is_repayable:
-            return {"paid_total": line.paid_total, "released_amount": released}
-        return {"paid_total": line.paid_total, "released_amount": released,
+            return {"paid_total": paid, "released_amount": released,
+                    **(balance.event_data() if balance is not None else {})}
+        return {"paid_total": paid, "released_amount": released,
                 "repaid_total": line.repaid_total, "written_off_amount": written_off}
 
     event = _line_event(actor, line, "settle", expected_version=expected_version, reason=reason, check=check,
                         data=data)
+    if balance is not None and balance.amount > 0:
+        line.payments.append(Payment(amount=balance.amount, paid_on=balance.paid_on, recorded_by_id=actor.id))
     if line.is_repayable:
         line.written_off_amount = written_off
     line.released_amount = released

@@ -25,6 +25,8 @@ from ..workflow import (CASE_EDITABLE_STATES, CASE_RULES, CASE_STATES, LINE_RULE
 from . import access, documents, operations
 from ..notifications import operations as notification_ops
 from ..questionnaires.answers import shown_answers
+from ..plans.models import ExecutionReport, FinancingPlan
+from ..plans.operations import dossier_summary, may_file_report
 from ..notifications.forms import MessageWithAttachmentForm
 from .actions import available_actions
 from .minimis import drops_out_on, minimis_position
@@ -39,6 +41,7 @@ EXTRA_EVENT_LABELS = {
     "create": "Création du brouillon",
     "ask_opinion": "Avis demandé",
     "give_opinion": "Avis rendu",
+    "file_execution_report": "Bilan d'exécution déposé",
 }
 WITHDRAWABLE_STATES = CASE_RULES["withdraw"].sources
 
@@ -295,7 +298,20 @@ def _render_case(case: Case, message_form: MessageForm, status: int = 200):
         agency_request=_agency_request(events, case), document_kinds=DOCUMENT_KINDS,
         event_url=event_url, format_siret=format_siret, size_label=documents.size_label,
         answer_parts=shown_answers(case),
+        plan_summary=dossier_summary(case, for_agents=show_internal),
+        plan_links=_plan_links(case, editable, is_applicant),
     ), status
+
+
+def _plan_links(case: Case, editable: bool, is_applicant: bool) -> list[tuple[str, str]]:
+    """The applicant's ways to the financing plan and the execution report, when open to them."""
+    links = []
+    if editable:
+        links.append(("Remplir le plan de financement détaillé",
+                      url_for("plans.edit_plan", reference=case.reference)))
+    if is_applicant and may_file_report(current_user, case):
+        links.append(("Remplir le bilan d'exécution", url_for("plans.edit_report", reference=case.reference)))
+    return links
 
 
 def _load_dossier(case: Case) -> None:
@@ -311,6 +327,10 @@ def _load_dossier(case: Case) -> None:
             selectinload(Case.lines).joinedload(FundingLine.scheme).joinedload(Scheme.committee),
             selectinload(Case.documents),
             selectinload(Case.declared_minimis),
+            selectinload(Case.financing_plan).selectinload(FinancingPlan.expenses),
+            selectinload(Case.financing_plan).selectinload(FinancingPlan.resources),
+            selectinload(Case.execution_report).selectinload(ExecutionReport.expenses),
+            selectinload(Case.execution_report).joinedload(ExecutionReport.filed_by),
         )
     ).unique().all()
 
@@ -396,6 +416,14 @@ def _details(event: Event) -> list[str]:
     amount("amount", "Montant versé")
     when("paid_on", "Versé le")
     amount("released_amount", "Reliquat libéré")
+    amount("realised_total", "Dépenses réalisées")
+    amount("planned_total", "Dépenses prévues")
+    amount("realised_eligible", "Dépenses éligibles réalisées")
+    amount("planned_eligible", "Dépenses éligibles prévues")
+    amount("entitled_amount", "Aide due au prorata")
+    amount("balance_amount", "Solde versé")
+    if data.get("balance_adjusted"):
+        amount("balance_computed", "Solde calculé (ajusté par l'agent)")
     return facts
 
 

@@ -31,7 +31,12 @@ DOCUMENT_KINDS = {
     "rib": "Relevé d'identité bancaire",
     "tax_certificate": "Attestation de régularité fiscale et sociale",
     "other": "Autre pièce",
+    # Joined to the execution report (plans/), never asked at submission.
+    "execution_proof": "Justificatifs des dépenses réalisées (factures acquittées)",
 }
+# What a scheme may ask for at submission (the proofs of expenses made come with the execution report).
+REQUIRABLE_DOCUMENT_KINDS = {kind: label for kind, label in DOCUMENT_KINDS.items()
+                             if kind != "execution_proof"}
 
 
 def _in(column: str, values) -> str:
@@ -49,6 +54,8 @@ class Scheme(db.Model):
         CheckConstraint("max_rate > 0 AND max_rate <= 1", name="max_rate_range"),
         CheckConstraint("annual_budget IS NULL OR annual_budget >= 0", name="budget_positive"),
         CheckConstraint("closes_on IS NULL OR closes_on >= opens_on", name="dates_ordered"),
+        *(CheckConstraint(f"max_rate_{size} IS NULL OR (max_rate_{size} > 0 AND max_rate_{size} <= 1)",
+                          name=f"max_rate_{size}_range") for size in ("small", "medium", "large")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -69,6 +76,13 @@ class Scheme(db.Model):
     eligible_departements: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     excluded_naf: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     description: Mapped[str] = mapped_column(Text, default="")
+    # Financing plan: the expense categories the scheme funds (plans/models.py; an empty list: all of
+    # them), and the most that cumulated public aid may reach per company size, GBER-style (None: the
+    # scheme's max_rate).
+    funded_categories: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    max_rate_small: Mapped[Decimal | None] = mapped_column(Numeric(5, 4))
+    max_rate_medium: Mapped[Decimal | None] = mapped_column(Numeric(5, 4))
+    max_rate_large: Mapped[Decimal | None] = mapped_column(Numeric(5, 4))
 
     agency = relationship("Agency", lazy="joined")
     committee = relationship("Committee", back_populates="schemes")
@@ -103,6 +117,22 @@ class Scheme(db.Model):
         from .rules import describe_naf_rule
 
         return [describe_naf_rule(rule) for rule in self.excluded_naf]
+
+    def funds_category(self, category: str) -> bool:
+        return not self.funded_categories or category in self.funded_categories
+
+    @property
+    def funded_category_labels(self) -> list[str]:
+        from ..plans.models import EXPENSE_CATEGORIES
+
+        return [EXPENSE_CATEGORIES.get(category, category) for category in self.funded_categories]
+
+    def max_rate_for_size(self, size: str) -> Decimal:
+        """The most cumulated public aid may reach for a company of ``size`` (companies.SIZE_LABELS):
+        micro and small companies take the small rate, ETIs the large one, as the GBER does."""
+        band = {"micro": "small", "small": "small", "medium": "medium"}.get(size, "large")
+        rate = getattr(self, f"max_rate_{band}")
+        return rate if rate is not None else self.max_rate
 
     def max_for_cost(self, eligible_cost: Decimal) -> Decimal:
         """The most this scheme can give for a project of this eligible cost."""

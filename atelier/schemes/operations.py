@@ -12,7 +12,7 @@ from ..committees.models import Committee
 from ..common import ActionRefused, parse_amount, read_date
 from ..companies.operations import clean_text
 from ..extensions import db
-from .models import DOCUMENT_KINDS, INSTRUMENTS, REGIMES, Scheme
+from .models import DOCUMENT_KINDS, INSTRUMENTS, REGIMES, REQUIRABLE_DOCUMENT_KINDS, Scheme
 from .rules import parse_departements, parse_excluded_naf, parse_sizes
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -49,6 +49,23 @@ def parse_rate_percent(value, field: str = "max_rate") -> Decimal:
     return (percent / 100).quantize(Decimal("0.0001"))
 
 
+def parse_optional_rate(value, field: str) -> Decimal | None:
+    """A maximum rate per company size: empty means the scheme's maximum rate applies."""
+    if value is None or (not isinstance(value, Decimal) and not _SPACES.sub("", str(value))):
+        return None
+    return parse_rate_percent(value, field)
+
+
+def parse_categories(values, field: str = "funded_categories") -> list[str]:
+    """The expense categories a scheme funds (plans/models.py), in the plan's order; none: all."""
+    from ..plans.models import EXPENSE_CATEGORIES
+
+    chosen = set(values or [])
+    if chosen - set(EXPENSE_CATEGORIES):
+        raise ActionRefused("Choisissez les catégories de dépenses dans la liste proposée.", field)
+    return [category for category in EXPENSE_CATEGORIES if category in chosen]
+
+
 def parse_date(value, field: str, label: str, *, required: bool = True) -> date | None:
     """A date typed as ``2026-03-31`` (what date fields send) or ``31/03/2026``."""
     if isinstance(value, date):
@@ -72,7 +89,7 @@ def parse_choice(value, choices: dict, field: str, message: str) -> str:
 
 def parse_documents(values, field: str = "required_documents") -> list[str]:
     kinds = list(dict.fromkeys(values or []))
-    if any(kind not in DOCUMENT_KINDS for kind in kinds):
+    if any(kind not in REQUIRABLE_DOCUMENT_KINDS for kind in kinds):
         raise ActionRefused("Choisissez les pièces dans la liste proposée.", field)
     return [kind for kind in DOCUMENT_KINDS if kind in kinds]  # in the catalogue's order
 
@@ -87,7 +104,8 @@ def parse_positive_amount(value, field: str, label: str) -> Decimal:
 def _set_fields(scheme: Scheme, *, code, name, agency: Agency | None, committee: Committee | None,
                 instrument, regime, ceiling, max_rate, annual_budget, opens_on, closes_on,
                 required_documents, description, eligible_sizes=None, eligible_departements=None,
-                excluded_naf=None) -> None:
+                excluded_naf=None, funded_categories=None, max_rate_small=None, max_rate_medium=None,
+                max_rate_large=None) -> None:
     code = parse_code(code)
     others = select(Scheme.id).where(Scheme.code == code)
     if scheme.id:
@@ -131,6 +149,12 @@ def _set_fields(scheme: Scheme, *, code, name, agency: Agency | None, committee:
         scheme.eligible_departements = parse_departements(eligible_departements)
     if excluded_naf is not None:
         scheme.excluded_naf = parse_excluded_naf(excluded_naf)
+    # The financing plan's rules: None leaves the categories as they are; an empty rate per size
+    # falls back to the scheme's maximum rate.
+    if funded_categories is not None:
+        scheme.funded_categories = parse_categories(funded_categories)
+    for size, rate in (("small", max_rate_small), ("medium", max_rate_medium), ("large", max_rate_large)):
+        setattr(scheme, f"max_rate_{size}", parse_optional_rate(rate, f"max_rate_{size}"))
 
 
 def _has_lines(scheme: Scheme) -> bool:

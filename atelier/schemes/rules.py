@@ -182,7 +182,12 @@ def scheme_refusals(scheme, company, case, amount: Decimal, today: date | None,
     """Every French reason why a line of ``amount`` on ``scheme`` does not fit, in a fixed order:
     dates (skipped when ``today`` is None), amount, company. Empty when the line fits."""
     reasons = [] if today is None else date_refusals(scheme, today)
-    reasons += amount_refusals(scheme, amount, case.eligible_cost if case is not None else None, label)
+    if case is not None:  # the line's eligible cost: from the plan's expenses its scheme funds, if any
+        from ..plans.operations import eligible_cost_for
+
+        reasons += amount_refusals(scheme, amount, eligible_cost_for(case, scheme), label)
+    else:
+        reasons += amount_refusals(scheme, amount, None, label)
     if company is not None:
         reasons += company_refusals(scheme, company)
     return reasons
