@@ -66,6 +66,53 @@ def _event_bodies(handlers, forms, rules) -> dict:
     return {"oneOf": variants}
 
 
+# The JSON of an answer's value, by question type (``questionnaires.types.dump``); null: unanswered.
+ANSWER_VALUES = {
+    "text": {"type": ["string", "null"]}, "long_text": {"type": ["string", "null"]},
+    "integer": {"type": ["integer", "null"]},
+    "amount": {**MONEY, "description": "Montant en euros, deux décimales (« 12500.00 »)."},
+    "percentage": {"type": ["string", "null"], "description": "Pourcentage, deux décimales (« 12.50 »)."},
+    "date": DATE, "yes_no": {"type": ["boolean", "null"]}, "choice": {"type": ["string", "null"]},
+    "choices": {"type": ["array", "null"], "items": {"type": "string"}},
+    "siret": {"type": ["string", "null"], "pattern": "^[0-9]{14}$"},
+    "document": {"type": ["integer", "null"], "description": "Identifiant d'une pièce du dossier."},
+    "group": {"type": ["array", "null"], "items": {"type": "object"},
+              "description": "Une ligne par objet : la valeur de chaque colonne par sa clé (types ci-dessus)."},
+}
+ANSWER_INPUT = {
+    "anyOf": [{"type": ["string", "integer", "boolean", "null"]},
+              {"type": "array", "maxItems": 100, "items": {"anyOf": [{"type": "string"}, {"type": "object"}]}}],
+    "x-invalid": "Valeur attendue : un texte, un nombre entier, true/false, une liste, ou null.",
+    "description": "La valeur, du type de la question (voir « type » dans « answers » du dossier) : "
+                   "montants et pourcentages en nombre entier ou en texte (« 12500.50 »), dates AAAA-MM-JJ, "
+                   "oui/non en true/false, plusieurs choix en liste, tableau en liste d'objets ; null efface.",
+}
+
+
+def _answer_schema() -> dict:
+    """An answer as the API shows it: one variant per question type, so its value is typed."""
+    variants = []
+    for kind, value in ANSWER_VALUES.items():
+        properties = {
+            "line_id": {"type": ["integer", "null"],
+                        "description": "La demande dont le dispositif pose cette question ; null : question "
+                                       "commune, posée une fois pour le dossier."},
+            "question_key": {"type": "string"}, "label": {"type": "string",
+                                                          "description": "Libellé de la version répondue."},
+            "type": {"type": "string", "const": kind}, "required": {"type": "boolean"},
+            "version": {"type": ["integer", "null"], "description": "Numéro de la version du questionnaire "
+                                                                    "dont le libellé a été montré."},
+            "value": value,
+        }
+        if kind in ("choice", "choices"):
+            properties["choices"] = {"type": "array", "items": {"type": "string"}}
+        if kind == "group":
+            properties["columns"] = {"type": "array", "items": _object({
+                "key": {"type": "string"}, "label": {"type": "string"}, "type": {"type": "string"}})}
+        variants.append(_object(properties, ["line_id", "question_key", "label", "type", "value"], title=kind))
+    return {"oneOf": variants}
+
+
 def _schemas() -> dict:
     problem = _object({
         "type": {"type": "string", "description": "Adresse de l'explication de ce type d'erreur."},
@@ -141,8 +188,12 @@ def _schemas() -> dict:
             "line_id": {"type": ["integer", "null"]}, "from_state": NULLABLE_STRING, "to_state": NULLABLE_STRING,
             "actor": NULLABLE_STRING, "agency_id": {"type": ["integer", "null"]}, "reason": NULLABLE_STRING,
             "data": {"type": "object"}, "created_at": MOMENT}, ["id", "entity", "name", "created_at"])},
+        "answers": {"type": "array", "items": _ref("Answer"),
+                    "description": "Les questions que le dossier pose (questions communes : line_id null ; "
+                                   "celles d'un dispositif : la demande), avec leur réponse typée (null : "
+                                   "sans réponse) et le libellé de la version répondue."},
         "allowed_events": {"type": "array", "items": {"type": "string", "enum": list(CASE_RULES)}},
-    }, ["lines", "documents", "events", "allowed_events"])]}
+    }, ["lines", "documents", "answers", "events", "allowed_events"])]}
     scheme = _object({
         "id": ID, "code": {"type": "string"}, "name": {"type": "string"}, "agency_id": ID, "committee_id": ID,
         "instrument": {"type": "string"}, "instrument_label": {"type": "string"}, "regime": {"type": "string"},
@@ -183,6 +234,18 @@ def _schemas() -> dict:
         "Case": case, "Scheme": scheme, "Meeting": meeting, "Token": token, "Me": me,
         "NewCase": new_case, "ProjectUpdate": edit_project, "NewLine": new_line,
         "MinimisAid": _form_body(MinimisForm),
+        "Answer": _answer_schema(),
+        "AnswersUpdate": _object({
+            "version": {"type": "integer", "minimum": 0, "maximum": MAX_ID,
+                        "description": "Version lue du dossier (facultatif) : si elle a changé, la réponse est 409."},
+            "answers": {"type": "array", "maxItems": 500, "items": _object({
+                "line_id": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID},
+                "question_key": {"type": "string", "minLength": 1, "maxLength": 40},
+                "value": ANSWER_INPUT,
+                **{name: {"description": "Lu seulement (ignoré)."} for name in
+                   ("label", "type", "required", "version", "choices", "columns")},
+            }, ["question_key"], additionalProperties=False)},
+        }, ["answers"], additionalProperties=False),
         "CaseEvent": _event_bodies(CASE_HANDLERS, CASE_FORMS, CASE_RULES),
         "LineEvent": _event_bodies(LINE_HANDLERS, LINE_FORMS, LINE_RULES),
         "OpinionRequest": _form_body(AskOpinionForm),
@@ -311,6 +374,7 @@ def _add_links(paths: dict) -> None:
         "DeclareNoMinimis": _link("declare_no_minimis", "Déclarer n'en avoir reçu aucune.",
                                   reference=CASE_REFERENCE),
         "CaseEvent": _link("case_event", "Faire avancer le dossier.", reference=CASE_REFERENCE),
+        "ReplaceAnswers": _link("replace_answers", "Répondre aux questionnaires.", reference=CASE_REFERENCE),
     }
     of_line = {
         "ShowLine": _link("show_line", "Relire la demande.", line_id=LINE_ID),
@@ -329,6 +393,7 @@ def _add_links(paths: dict) -> None:
             ("/cases", "post", "201", {**of_case, **first_line}),
             ("/cases/{reference}", "get", "200", {**of_case, **first_line}),
             ("/cases/{reference}", "patch", "200", of_case),
+            ("/cases/{reference}/answers", "put", "200", of_case),
             ("/cases/{reference}/events", "post", "200", {**of_case, **first_line}),
             ("/cases/{reference}/lines", "post", "201", of_line),
             ("/lines/{line_id}", "get", "200", of_line),
@@ -398,6 +463,17 @@ def openapi_document() -> dict:
             "post": _op("Déclarer n'avoir reçu aucune aide de minimis (demandeur)",
                         _json("Dossier avec la déclaration", _ref("Case")), write=True,
                         params=[REFERENCE], tags=["Brouillons"]),
+        },
+        "/cases/{reference}/answers": {
+            "put": _op("Répondre aux questionnaires d'un brouillon ou d'un dossier incomplet (demandeur)",
+                       _json("Dossier avec ses réponses", _ref("Case")), write=True, body=_ref("AnswersUpdate"),
+                       params=[REFERENCE], tags=["Brouillons"],
+                       description="Toutes les réponses, comme `answers` du dossier les donne (`label`, `type`"
+                                   "… relus sont ignorés) : chacune est vérifiée par la règle de son type, "
+                                   "comme sur la page du questionnaire ; une question cachée par sa condition "
+                                   "ne garde pas de réponse ; une question absente ou à null perd la sienne. "
+                                   "Une réponse refusée : 422, une entrée par réponse (`answers/<n>/value`) "
+                                   "nommant la question ; rien n'est enregistré."),
         },
         "/cases/{reference}/events": {
             "post": _op("Faire avancer un dossier", _json("Dossier après l'événement", _ref("Case")),

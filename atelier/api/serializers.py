@@ -10,6 +10,7 @@ from ..workflow import CASE_MACHINE, CASE_RULES, LINE_MACHINE, LINE_RULES
 
 from ..cases.access import roles_on
 from ..cases.repayments import repayment_position
+from ..questionnaires.exchange import answers_json
 
 
 def money(value: Decimal | None) -> str | None:
@@ -165,6 +166,7 @@ def case_detail(case, user, events, today: date) -> dict:
         "completed_at": iso(case.completed_at), "closed_at": iso(case.closed_at),
         "lines": [line(l, user, today, with_actions=True) for l in case.lines],
         "documents": [document(d) for d in case.documents],
+        "answers": answers_json(case),
         "events": [event(e, user) for e in events],
         "allowed_events": case_events_for(user, case),
     })

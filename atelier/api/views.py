@@ -28,6 +28,7 @@ from ..exports.pack import XLSX_MIMETYPE, pack_filename, write_meeting_pack
 from ..extensions import csrf, db, limiter
 from ..formatting import paris_today
 from ..forms import MAX_ID
+from ..questionnaires.exchange import save_json_answers
 from ..schemes.models import Scheme
 from . import serializers as out
 from .dispatch import filled_form, json_body, perform, version_of
@@ -396,6 +397,16 @@ def declare_no_minimis(reference: str):
     case = case_or_404(current_user, reference)
     json_body()
     perform(lambda: ops.declare_no_minimis(current_user, case))
+    return jsonify(_case_json(_load_case(reference)))
+
+
+@bp.put("/cases/<reference>/answers")
+def replace_answers(reference: str):
+    """The dossier's answers, sent whole as ``answers`` lists them (the questionnaire page's rules)."""
+    case = case_or_404(current_user, reference)
+    body = json_body()
+    expected = version_of(body, case.version)
+    perform(lambda: save_json_answers(current_user, case, body["answers"], expected_version=expected))
     return jsonify(_case_json(_load_case(reference)))
 
 

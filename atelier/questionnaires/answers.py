@@ -219,6 +219,39 @@ def form_raws(parts: list[Part], answers: dict) -> dict:
 
 
 @dataclass
+class Asked:
+    """A visible question of the dossier, worded as in the version answered (else the one asked)."""
+
+    part: Part
+    question: dict
+    version: QuestionnaireVersion | None  # the version whose wording is shown
+    value: object  # the typed value, None when unanswered
+
+
+def asked_questions(case) -> list[tuple[Part, list[Asked]]]:
+    """Every question the dossier shows now, part by part, with its answer and the wording of the
+    version answered (an answer given under version 1 keeps version 1's wording). Two statements."""
+    answers = load_answers(case)
+    versions = load_versions(case, answers.values())
+    parts = layout(case, versions)
+    values = stored_values(parts, answers)
+    common_values = values.get(COMMON, {})
+    asked = []
+    for part in parts:
+        items = []
+        for question in _visible(part, values[part.scope], common_values):
+            answer = answers.get((_line_id(part), question["key"]))
+            version = part.version_of.get(question["key"]) or part.version
+            worded = question
+            if answer is not None and answer.version_id in versions:
+                version = versions[answer.version_id]
+                worded = next((q for q in version.questions() if q["key"] == question["key"]), question)
+            items.append(Asked(part, worded, version, values[part.scope].get(question["key"])))
+        asked.append((part, items))
+    return asked
+
+
+@dataclass
 class ShownAnswer:
     question: dict  # with the wording of the version answered
     text: str
@@ -227,25 +260,15 @@ class ShownAnswer:
 
 def shown_answers(case) -> list[tuple[Part, list[ShownAnswer]]]:
     """The dossier's answers read-only, part by part, with the wording of the version answered."""
-    answers = load_answers(case)
-    versions = load_versions(case, answers.values())
-    parts = layout(case, versions)
-    values = stored_values(parts, answers)
-    common_values = values.get(COMMON, {})
     result = []
-    for part in parts:
-        items = []
-        for question in _visible(part, values[part.scope], common_values):
-            answer = answers.get((_line_id(part), question["key"]))
-            worded = question
-            if answer is not None and answer.version_id in versions:
-                answered = versions[answer.version_id].questions()
-                worded = next((q for q in answered if q["key"] == question["key"]), question)
-            value = values[part.scope].get(question["key"])
+    for part, items in asked_questions(case):
+        shown_items = []
+        for item in items:
+            worded, value = item.question, item.value
             rows = None
             if worded["type"] == "group" and value:
                 rows = [[shown(column, row.get(column["key"]), case.documents)
                          for column in worded["columns"]] for row in value]
-            items.append(ShownAnswer(worded, shown(worded, value, case.documents), rows))
-        result.append((part, items))
+            shown_items.append(ShownAnswer(worded, shown(worded, value, case.documents), rows))
+        result.append((part, shown_items))
     return result

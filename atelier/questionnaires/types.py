@@ -14,13 +14,13 @@ typed) or raises ``ActionRefused``; ``dump``/``load`` go to JSON and back; ``as_
 a form shows for a value; ``shown`` is the value read aloud on a page.
 """
 import re
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
-from ..common import ActionRefused, parse_amount
+from ..common import ActionRefused, parse_amount, read_date
 from ..companies.operations import parse_siret
 from ..formatting import money
-from ..forms import DATE_FORMATS, IMPLAUSIBLE_DATE, INVALID_DATE, multi_line, one_line
+from ..forms import IMPLAUSIBLE_DATE, INVALID_DATE, multi_line, one_line
 
 TYPES = {
     "text": "Texte court",
@@ -100,13 +100,8 @@ def _date(question, raw) -> date | None:
     text = one_line(raw if isinstance(raw, str) else "")
     if not text:
         return None
-    for pattern in DATE_FORMATS:
-        try:
-            day = datetime.strptime(text, pattern).date()
-            break
-        except ValueError:
-            continue
-    else:
+    day = read_date(text)  # the one date reader: ASCII digits only
+    if day is None:
         raise ActionRefused(INVALID_DATE)
     if not 1900 <= day.year <= 2100:
         raise ActionRefused(IMPLAUSIBLE_DATE)
@@ -231,6 +226,49 @@ def load(question: dict, data):
         columns = question.get("columns", [])
         return [{column["key"]: load(column, row.get(column["key"])) for column in columns} for row in data]
     return data
+
+
+_JSON_EXPECTED = {
+    "integer": "un nombre entier", "document": "l'identifiant (nombre entier) d'une pièce du dossier",
+    "amount": "un montant : nombre entier ou texte (« 12500.50 »)",
+    "percentage": "un pourcentage : nombre entier ou texte (« 12.5 »)", "yes_no": "true ou false",
+    "choices": "une liste de valeurs proposées", "group": "une liste de lignes (objets par colonne)",
+}
+
+
+def from_json(question: dict, data):
+    """What an API client sent for ``question``, as the raw text a form would post (``parse`` then
+    judges it like any typed answer); a French refusal when the JSON type is not the question's."""
+    kind = question["type"]
+    if data is None:
+        return [] if kind in ("choices", "group") else ""
+    expected = _JSON_EXPECTED.get(kind, "un texte")
+    if kind == "yes_no" and isinstance(data, bool):
+        return "oui" if data else "non"
+    if kind == "choices" and isinstance(data, list) and all(isinstance(item, str) for item in data):
+        return data
+    if kind == "group" and isinstance(data, list) and all(isinstance(row, dict) for row in data):
+        columns = question.get("columns", [])
+        rows = []
+        for number, row in enumerate(data, start=1):
+            unknown = set(row) - {column["key"] for column in columns}
+            if unknown:
+                raise ActionRefused(f"Ligne {number} : colonne inconnue « {sorted(unknown)[0]} » (colonnes : "
+                                    + ", ".join(column["key"] for column in columns) + ").")
+            cells = {}
+            for column in columns:
+                try:
+                    cells[column["key"]] = from_json(column, row.get(column["key"]))
+                except ActionRefused as refused:
+                    raise ActionRefused(f"Ligne {number}, « {column['label']} » : {refused.message}") from None
+            rows.append(cells)
+        return rows
+    whole = isinstance(data, int) and not isinstance(data, bool)
+    if kind in ("integer", "document", "amount", "percentage") and whole:
+        return str(data)
+    if isinstance(data, str) and kind not in ("yes_no", "choices", "group", "document"):
+        return data
+    raise ActionRefused(f"Valeur attendue : {expected}.")
 
 
 # --------------------------------------------------------------------------- shown
