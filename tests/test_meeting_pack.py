@@ -31,7 +31,8 @@ CASES_HEADER = ["Référence", "Entreprise", "SIRET", "Commune", "Département",
                 "Dispositif", "Instrument", "Coût éligible", "Montant demandé", "Montant proposé",
                 "Décision", "Montant accordé", "De minimis reçu sur 3 ans", "Marge de minimis restante",
                 "Avis des partenaires",
-                "Agent chargé"]
+                "Agent chargé", "Emplois créés (3 ans)", "Effectif (ETP)",
+                "Chiffre d'affaires du dernier exercice clos"]
 OPINIONS_HEADER = ["Référence", "Dispositif", "Organisme consulté", "Avis", "Montant envisagé",
                    "Commentaire", "Demandé le", "Échéance", "Rendu le", "En retard"]
 DECISION, GRANTED, MINIMIS, HEADROOM, OPINIONS, AGENT = 13, 14, 15, 16, 17, 18  # indexes in a Dossiers row
@@ -104,7 +105,7 @@ def test_three_sheets_with_bold_headers_opening_on_the_agenda(client, world, put
     put_on_agenda()
     login(client, world.region_agent)
     _, book = download(client, world.region_meeting)
-    assert book.sheetnames == ["Synthèse", "Dossiers", "Avis", "De minimis"]
+    assert book.sheetnames == ["Synthèse", "Dossiers", "Avis", "De minimis", "Réponses"]
     year = world.region_meeting.meets_on.year
     assert rows_of(book["Synthèse"])[0] == [title.format(year=year) for title in SUMMARY_HEADER]
     assert rows_of(book["Dossiers"])[0] == CASES_HEADER
@@ -124,7 +125,8 @@ def test_one_row_per_item_as_presented(client, world, put_on_agenda):
     assert len(rows) == 3
     assert rows[1] == [first.reference, company.name, company.siret, "Dijon", "21", "62.01Z",
                        "Petite entreprise", "Nouvelle ligne de production", "Aide à l'investissement",
-                       "Subvention", 250000, 60000, 50000, None, None, 0, 300000, None, world.region_agent.name]
+                       "Subvention", 250000, 60000, 50000, None, None, 0, 300000, None, world.region_agent.name,
+                       None, None, None]
     assert rows[2][0] == second.reference and rows[2][7] == "Robotisation de l'atelier"
 
 
@@ -322,7 +324,8 @@ def test_layout_and_print_setup_of_every_sheet(client, world, put_on_agenda, opi
     login(client, world.region_agent)
     _, book = download(client, world.region_meeting)
     meeting = world.region_meeting
-    for sheet, last_cell in ((book["Synthèse"], "K2"), (book["Dossiers"], "S3"), (book["Avis"], "J3")):
+    for sheet, last_cell in ((book["Synthèse"], "K2"), (book["Dossiers"], "V3"), (book["Avis"], "J3"),
+                              (book["Réponses"], "C3")):
         assert sheet.freeze_panes == "A2"
         assert sheet.auto_filter.ref == f"A1:{last_cell}"
         assert sheet.page_setup.orientation == "landscape"
@@ -354,8 +357,8 @@ def test_a_committee_name_with_an_ampersand_prints_as_is():
 def test_an_empty_agenda_gives_headers_only(client, world):
     login(client, world.region_secretary)
     _, book = download(client, world.region_meeting)
-    assert [len(rows_of(sheet)) for sheet in book.worksheets] == [1, 1, 1, 1]
-    assert book["Dossiers"].auto_filter.ref == "A1:S1"
+    assert [len(rows_of(sheet)) for sheet in book.worksheets] == [1, 1, 1, 1, 1]
+    assert book["Dossiers"].auto_filter.ref == "A1:V1"
 
 
 # --------------------------------------------------------------------------- inert text
@@ -504,11 +507,12 @@ def test_pack_queries_do_not_grow_with_items(app, client, world, put_on_agenda, 
     assert response.status_code == 200
     book = load_workbook(BytesIO(response.data))
     assert book["Dossiers"].max_row == 31 and book["Avis"].max_row == 61
-    # the person, the meeting, the agenda, the opinions, the de minimis, the envelopes
-    assert len(many) == len(few) == 6
+    # the person, the meeting, the agenda, the opinions, the de minimis, the envelopes, the answers
+    # and the questionnaire versions they answered
+    assert len(many) == len(few) == 8
 
 
-def test_writing_the_pack_itself_issues_four_statements(app, world, put_on_agenda, opinions):
+def test_writing_the_pack_itself_issues_six_statements(app, world, put_on_agenda, opinions):
     _fill(world, put_on_agenda, opinions, 5, 0)
     meeting_id = world.region_meeting.id
     with count_queries(app) as statements:
@@ -517,7 +521,7 @@ def test_writing_the_pack_itself_issues_four_statements(app, world, put_on_agend
         meeting = db.session.get(Meeting, meeting_id)
         statements.clear()
         write_meeting_pack(meeting, BytesIO())
-    assert len(statements) == 4
+    assert len(statements) == 6
 
 
 # --------------------------------------------------------------------------- command-line function
@@ -528,7 +532,7 @@ def test_export_meeting_to_writes_the_pack(world, put_on_agenda, tmp_path):
     meeting = export_meeting_to(world.region_meeting.id, str(path))
     assert meeting.id == world.region_meeting.id
     book = load_workbook(path)
-    assert book.sheetnames == ["Synthèse", "Dossiers", "Avis", "De minimis"]
+    assert book.sheetnames == ["Synthèse", "Dossiers", "Avis", "De minimis", "Réponses"]
     assert book["Dossiers"]["A2"].value == case.reference
     assert [p.name for p in tmp_path.iterdir()] == ["seance.xlsx"]  # no partial file left behind
 

@@ -10,7 +10,13 @@ page header:
 - ``Dossiers``: one row per agenda item, in the order of the agenda;
 - ``Avis``: one row per opinion asked on the lines of the agenda;
 - ``De minimis``: one row per de minimis aid that counts for a dossier of the agenda, and the day
-  it drops out of the three years.
+  it drops out of the three years;
+- ``Réponses``: one row per agenda item, one column per question of the meeting's schemes (standard
+  questions answered once per dossier share one column), headed by the wording of the versions
+  answered; amounts, whole numbers, dates and percentages as numbers, anything else as the text the
+  dossier page shows — a repeated group in one cell, one line per row, its cells joined by « — ».
+  The key standard answers (jobs created in three years, headcount, turnover of the last closed
+  year) are also columns at the end of ``Dossiers``.
 
 What was put before the committee comes from ``AgendaItem.presented``, frozen when the line was
 proposed; the decisions come from the agenda items when the pack is downloaded. Before the meeting
@@ -24,7 +30,8 @@ A comment on the column header says so in the workbook.
 
 Everything is read in a fixed number of statements whatever the number of items: the agenda with
 its lines, cases, companies, schemes and proposing agents; the opinions with their agencies; the de
-minimis received per SIREN; what each scheme granted in the year. The workbook is written in
+minimis received per SIREN; what each scheme granted in the year; the answers of the dossiers and
+the questionnaire versions they answered (``questionnaires.tables``). The workbook is written in
 write-only mode, straight into the file object it is given.
 """
 import os
@@ -49,6 +56,7 @@ from ..common import ActionRefused
 from ..companies.models import SIZE_LABELS, MinimisAid
 from ..extensions import db
 from ..formatting import PARIS, money, paris_today
+from ..questionnaires.tables import cell_of, line_answers
 from ..schemes.envelopes import EnvelopePosition, envelope_positions
 from ..schemes.models import INSTRUMENTS, Scheme
 from .cells import (COUNT_FORMAT, MONEY_FORMAT, PERCENT_FORMAT, XLSX_MIMETYPE, count_cell, date_cell,
@@ -58,6 +66,10 @@ from .cells import (COUNT_FORMAT, MONEY_FORMAT, PERCENT_FORMAT, XLSX_MIMETYPE, c
 __all__ = ["XLSX_MIMETYPE", "export_meeting_to", "pack_filename", "write_meeting_pack"]
 
 SUMMARY_SHEET, CASES_SHEET, OPINIONS_SHEET, MINIMIS_SHEET = "Synthèse", "Dossiers", "Avis", "De minimis"
+ANSWERS_SHEET = "Réponses"
+# The standard answers a committee reads beside the figures: (key, column title), at the end of Dossiers.
+KEY_ANSWERS = [("jobs_created_3y", "Emplois créés (3 ans)"), ("headcount_fte", "Effectif (ETP)"),
+               ("turnover_last_year", "Chiffre d'affaires du dernier exercice clos")]
 MINIMIS_HEADROOM_NOTE = ("Ce que l'entreprise peut encore recevoir au titre du règlement de minimis du "
                          "dispositif avant cette décision : son plafond et les plafonds de cumul (général + "
                          "agricole + pêche ≤ 300 000 €, toutes aides de minimis ≤ 750 000 €). Vide si l'aide "
@@ -97,13 +109,15 @@ def write_meeting_pack(meeting: Meeting, out) -> None:
     entries = _entries(meeting)
     minimis = _minimis_aids(meeting, entries)
     granted_in_year = _granted_in_year(meeting, entries)
+    answer_columns, answers = line_answers(entry.item.line for entry in entries)
     page_header = meeting.title
 
     workbook = Workbook(write_only=True)
     _summary_sheet(workbook, meeting, entries, granted_in_year, page_header)
-    cases = _cases_sheet(workbook, entries, minimis, today, page_header)
+    cases = _cases_sheet(workbook, entries, minimis, answers, today, page_header)
     _opinions_sheet(workbook, entries, today, page_header)
     _minimis_sheet(workbook, entries, minimis, page_header)
+    _answers_sheet(workbook, entries, answer_columns, answers, page_header)
     workbook.active = workbook.worksheets.index(cases)  # it opens on the agenda
     workbook.save(out)
 
@@ -264,7 +278,7 @@ def _summary_sheet(workbook, meeting: Meeting, entries, granted_in_year, page_he
         ws.append(totals)
 
 
-def _cases_sheet(workbook, entries, minimis, today: date, page_header):
+def _cases_sheet(workbook, entries, minimis, answers, today: date, page_header):
     columns = [
         Column("Référence", maximum=16), Column("Entreprise", wrap=True, maximum=35), Column("SIRET"),
         Column("Commune", maximum=25), Column("Département"), Column("NAF"), Column("Taille", maximum=24),
@@ -275,6 +289,7 @@ def _cases_sheet(workbook, entries, minimis, today: date, page_header):
         Column("De minimis reçu sur 3 ans", "money", note=MINIMIS_NOTE),
         Column("Marge de minimis restante", "money", note=MINIMIS_HEADROOM_NOTE),
         Column("Avis des partenaires", wrap=True, maximum=60), Column("Agent chargé", maximum=30),
+        *(Column(title, "money" if key == "turnover_last_year" else "count") for key, title in KEY_ANSWERS),
     ]
     rows = []
     for entry in entries:
@@ -292,6 +307,7 @@ def _cases_sheet(workbook, entries, minimis, today: date, page_header):
             _minimis_headroom(entry, _by_regime(minimis.get(item.line.case.id, []))),
             _opinions_text(entry.opinions, today),
             item.proposed_by.name if item.proposed_by is not None else None,
+            *(answers[item.line_id].get(("standard", key), (None, None))[1] for key, _ in KEY_ANSWERS),
         ])
     ws = _table(workbook, CASES_SHEET, columns, rows, page_header)
     ws.sheet_view.tabSelected = True
@@ -361,6 +377,34 @@ def _minimis_sheet(workbook, entries, minimis: dict[int, list[MinimisAid]], page
                 aid.amount, drops_out_on(aid.granted_on),
             ])
     _table(workbook, MINIMIS_SHEET, columns, rows, page_header)
+
+
+def _answers_sheet(workbook, entries, answer_columns, answers, page_header) -> None:
+    """One row per agenda item, one column per question (see the module's docstring)."""
+    own_schemes = {column.scheme.id for column in answer_columns if column.scheme is not None}
+    columns = [Column("Référence", maximum=16), Column("Entreprise", wrap=True, maximum=35),
+               Column("Dispositif", wrap=True, maximum=35)]
+    rows = []
+    for entry in entries:
+        row = [entry.figures.get("reference"), entry.figures.get("company"), entry.figures.get("scheme")]
+        cells = answers[entry.item.line_id]
+        for column in answer_columns:
+            worded, value = cells.get(column.ident, (column.question, None))
+            row.append(cell_of(worded, value))
+        rows.append(row)
+    for index, column in enumerate(answer_columns):
+        kinds = {row[3 + index][0] for row in rows if row[3 + index][1] is not None}
+        kind = kinds.pop() if len(kinds) == 1 else "text"
+        title = column.title
+        if column.scheme is not None and len(own_schemes) > 1:
+            title = f"{column.scheme.name} : {title}"
+        note = (f"Question commune « {column.key} », posée une fois par dossier." if column.scheme is None
+                else f"Question « {column.key} » du dispositif {column.scheme.name}.")
+        columns.append(Column(title, kind, wrap=kind == "text", maximum=50, note=note))
+        for row in rows:
+            cell_kind, value = row[3 + index]
+            row[3 + index] = value if cell_kind == kind or value is None else str(value)
+    _table(workbook, ANSWERS_SHEET, columns, rows, page_header)
 
 
 # --------------------------------------------------------------------------- writing
