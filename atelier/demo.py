@@ -31,6 +31,7 @@ from .companies.models import Company
 from .companies.operations import declare_company
 from .extensions import db
 from .formatting import paris_today
+from .plans import operations as plans
 from .questionnaires.demo import answer_demo_case, create_demo_questionnaires
 from .schemes.models import DOCUMENT_KINDS, Scheme
 
@@ -323,6 +324,7 @@ class _DemoBuilder:
                                eligible_cost=cost)
         for code, amount in lines:
             ops.add_line(person, case, scheme=self.schemes[code], requested_amount=amount)
+        self.plan(case, person, Decimal(cost))
         if documents is None:
             documents = [kind for line in case.lines for kind in line.scheme.required_documents]
         for kind in dict.fromkeys(documents):
@@ -335,6 +337,33 @@ class _DemoBuilder:
             if not minimis:
                 ops.declare_no_minimis(person, case)
         return case
+
+    def plan(self, case: Case, person: User, cost: Decimal) -> None:
+        """A balanced financing plan: four fifths of the cost in equipment, the rest in consulting; the
+        company's own funds and a bank loan cover what is not asked here."""
+        equipment = (cost * Decimal("0.8")).quantize(Decimal("1"))
+        expenses = [{"category": "tangible", "label": "Matériel et équipements (devis joints)",
+                     "amount": equipment},
+                    {"category": "consulting", "label": "Études, conseil et accompagnement",
+                     "amount": cost - equipment}]
+        rest = cost - case.requested_total
+        own = (rest * Decimal("0.4")).quantize(Decimal("1"))
+        resources = [{"kind": "own_funds", "label": "Apport des associés", "amount": own},
+                     {"kind": "bank_loan", "label": "Prêt bancaire (Crédit Agricole Champagne-Bourgogne)",
+                      "amount": rest - own}]
+        plans.save_plan(person, case, expenses=expenses,
+                        resources=[row for row in resources if row["amount"] > 0])
+
+    def report(self, case: Case, share: Decimal) -> None:
+        """The execution report: ``share`` of each planned expense really made, with its invoices."""
+        person = case.created_by
+        self.attach(case, person, "execution_proof")
+        realised = [{"category": expense.category, "label": expense.label,
+                     "amount": (expense.amount * share).quantize(Decimal("0.01"))}
+                    for expense in case.financing_plan.expenses]
+        plans.save_execution_report(person, case, expenses=realised, file=True,
+                                    comment="" if share >= 1 else "Une partie des finitions a été "
+                                    "abandonnée : les devis prévus n'ont pas tous été engagés.")
 
     def submitted(self, *args, **kwargs) -> Case:
         case = self.draft(*args, **kwargs)
@@ -565,7 +594,10 @@ class _DemoBuilder:
                         reason="Capacité de remboursement insuffisante au regard de l'endettement existant.")
         grant = self.approve(press, "REGION-INVEST-PME", "48000", "45000")
         self.sign(grant, payments=["30000", "10000"])
-        ops.settle_line(self.agents["region"], grant)  # the last 5 000 € are released; the case closes
+        # 150 000 € of the 160 000 € planned were spent: the grant is worth 42 187,50 €, the balance paid
+        # at settle is 2 187,50 € and the last 2 812,50 € are released; the case closes.
+        self.report(press, Decimal("0.9375"))
+        ops.settle_line(self.agents["region"], grant, balance_paid_on=self.today)
 
         orchard = self.in_review(
             "julien", "vergers", "Installation en agriculture : reprise du verger familial",
@@ -573,8 +605,9 @@ class _DemoBuilder:
             "replantation de deux hectares en variétés anciennes.",
             "50000", [("INITIATIVE21-PRET-HONNEUR", "20000")])
         honour_loan = self.approve(orchard, "INITIATIVE21-PRET-HONNEUR", "20000", "20000")
-        self.sign(honour_loan, payments=["20000"])
-        ops.settle_line(self.agents["initiative"], honour_loan)
+        self.sign(honour_loan)
+        self.report(orchard, Decimal("1"))  # all was done: the whole loan is paid at settle
+        ops.settle_line(self.agents["initiative"], honour_loan, balance_paid_on=self.today)
 
     def second_chances(self) -> None:
         export = self.in_review(
@@ -632,6 +665,7 @@ _FILE_NAMES = {
     "rib": "rib",
     "tax_certificate": "attestation-fiscale-sociale",
     "other": "piece-complementaire",
+    "execution_proof": "factures-acquittees",
 }
 
 

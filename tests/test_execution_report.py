@@ -152,7 +152,8 @@ def test_the_report_is_filed_once_by_the_companys_applicant_after_the_agreement(
     _file(world, db.session.get(Case, signed.id), [("tangible", "Presse plieuse", "150000")])
     event = db.session.scalars(select(Event).where(Event.case_id == signed.id)
                                .where(Event.name == "file_execution_report")).one()
-    assert event.entity == "case" and event.actor_id == world.applicant.id
+    assert event.entity == "report" and event.actor_id == world.applicant.id
+    assert (event.from_state, event.to_state) == (None, None)  # no state changes: no machine event
     assert event.data == {"realised_total": "150000.00", "planned_total": "250000.00"}
     with pytest.raises(ActionRefused, match="déjà déposé"):
         plans.save_execution_report(world.applicant, signed, expenses=[], file=False)

@@ -216,27 +216,28 @@ def _to_agenda(world, case, line, amount):
 
 
 def test_approval_is_refused_beyond_the_cumulated_rate_with_the_figures(funded, create_case):
-    funded.region_scheme.max_rate_small = Decimal("0.5")  # the company is small
+    funded.region_scheme.max_rate_small = Decimal("0.4")  # the company is small
     case = create_case("draft")
     _plan(funded.applicant, case, [("tangible", "Machine", "200000")],
           [("public_aid", "Département", "20000", "obtained"), ("own_funds", "", "80000", None)])
     ops.submit_case(funded.applicant, case)
     region_line = next(line for line in case.lines if line.agency_id == funded.region.id)
     _to_agenda(funded, case, region_line, "60000")
-    # Bpifrance's 40 000 € + 20 000 € from the Département + this 60 000 € = 120 000 € for 200 000 €.
+    # Bpifrance's zero-rate loan of 40 000 € (12 % of it as gross grant equivalent, estimated: 4 800 €)
+    # + 20 000 € from the Département + this 60 000 € = 84 800 € for 200 000 € of eligible cost.
     with pytest.raises(ActionRefused) as refused:
         ops.approve_line(funded.region_secretary, region_line, granted_amount="60000")
     message = _plain(refused.value.message)
-    assert message == ("Intensité cumulée des aides publiques dépassée : le projet reçoit déjà 60 000,00 € "
+    assert message == ("Intensité cumulée des aides publiques dépassée : le projet reçoit déjà 24 800,00 € "
                        "d'aides publiques (dont 20 000,00 € hors guichet), "
                        "cette aide représente 60 000,00 €, "
-                       "soit 60 % du coût éligible de 200 000,00 € ; le maximum pour une petite entreprise "
-                       "est de 50 %. Montant maximal possible : 40 000,00 €.")
+                       "soit 42,4 % du coût éligible de 200 000,00 € ; le maximum pour une petite entreprise "
+                       "est de 40 %. Montant maximal possible : 55 200,00 €.")
     assert refused.value.field == "granted_amount"
     db.session.rollback()
     line = db.session.get(type(region_line), region_line.id)
     assert line.state == "on_agenda"
-    ops.approve_line(funded.region_secretary, line, granted_amount="40000")
+    ops.approve_line(funded.region_secretary, line, granted_amount="55200")
     assert line.state == "approved"
 
 
@@ -273,8 +274,9 @@ def test_everyone_who_sees_the_dossier_sees_the_plan_and_agents_the_intensity(cl
     login(client, funded.region_agent)
     theirs = client.get(f"/dossiers/{case.reference}").get_data(as_text=True)
     assert "Presse plieuse" in theirs
-    # 100 000 € asked here + 20 000 € outside, for 200 000 € of eligible cost.
-    assert "Intensité cumulée des aides publiques :</strong> 60 %" in theirs
+    # 60 000 € of grant + 4 800 € (the estimated GGE of the 40 000 € loan) + 20 000 € outside, for
+    # 200 000 € of eligible cost.
+    assert "Intensité cumulée des aides publiques :</strong> 42,4 %" in theirs
 
 
 @contextmanager

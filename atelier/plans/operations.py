@@ -168,11 +168,20 @@ def plan_problems(case) -> list[str]:
 
 # --------------------------------------------------------------------------- cumulated intensity
 
-def line_aid(line) -> Decimal:
-    """What a line brings to the project as public aid: granted, else proposed, else requested."""
-    if line.state in LINES_WITHOUT_AID:
+def line_aid(line, amount: Decimal | None = None) -> Decimal:
+    """What a line brings to the project as public aid: ``amount``, else granted, else proposed, else
+    requested; for a grant that sum, for a loan, an advance or a guarantee its gross grant equivalent
+    (the one entered at approval, else the documented estimate of ``cases.minimis.estimated_gge``)."""
+    from ..cases.minimis import estimated_gge
+
+    if line.state in LINES_WITHOUT_AID and amount is None:
         return Decimal("0.00")
-    return line.granted_amount or line.proposed_amount or line.requested_amount
+    face = amount or line.granted_amount or line.proposed_amount or line.requested_amount
+    if line.scheme.instrument == "grant":
+        return face
+    if amount is None and line.gross_grant_equivalent is not None:
+        return line.gross_grant_equivalent
+    return estimated_gge(face)
 
 
 @dataclass(frozen=True)
@@ -227,17 +236,20 @@ def check_intensity(line, amount: Decimal, field: str = "granted_amount") -> Non
     eligible = eligible_cost_for(case, line.scheme)
     size = case.company.size
     maximum = line.scheme.max_rate_for_size(size)
-    total = others + outside + amount
+    this_aid = line_aid(line, amount)
+    total = others + outside + this_aid
     if eligible > 0 and total <= eligible * maximum:
         return
     headroom = max(Decimal("0.00"), (eligible * maximum - others - outside).quantize(CENT, ROUND_DOWN))
     rate = f"{percent(total / eligible)} " if eligible > 0 else "un taux infini "
     raise ActionRefused(
         f"Intensité cumulée des aides publiques dépassée : le projet reçoit déjà {money(others + outside)} "
-        f"d'aides publiques (dont {money(outside)} hors guichet), cette aide représente {money(amount)}, "
+        f"d'aides publiques (dont {money(outside)} hors guichet), cette aide représente {money(this_aid)}"
+        f"{'' if this_aid == amount else ' en équivalent-subvention brut'}, "
         f"soit {rate}du coût éligible de {money(eligible)} ; le maximum pour une "
         f"{SIZE_LABELS[size].lower()} est de {percent(maximum)}. "
-        f"Montant maximal possible : {money(headroom)}.",
+        f"{'Montant' if line.scheme.instrument == 'grant' else 'Équivalent-subvention brut'} maximal "
+        f"possible : {money(headroom)}.",
         field)
 
 
@@ -296,7 +308,8 @@ def save_execution_report(actor: User, case, *, expenses: list[dict], comment: s
         data = {"realised_total": realised,
                 "planned_total": plan.expenses_total if plan is not None else None}
         report.filed_at, report.filed_by = utcnow(), actor
-        record_event(case, actor, "case", "file_execution_report", data=data)
+        # Recorded beside the machines, like opinions: filing changes no state of the dossier or its lines.
+        record_event(case, actor, "report", "file_execution_report", data=data)
     db.session.flush()
     return report
 

@@ -119,6 +119,6 @@ def downgrade():
     op.drop_table('financing_plans')
     with op.batch_alter_table('schemes', schema=None) as batch_op:
         for size in reversed(SIZES):
-            batch_op.drop_constraint(f'ck_schemes_max_rate_{size}_range', type_='check')
+            batch_op.drop_constraint(op.f(f'ck_schemes_max_rate_{size}_range'), type_='check')
             batch_op.drop_column(f'max_rate_{size}')
         batch_op.drop_column('funded_categories')
