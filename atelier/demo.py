@@ -605,9 +605,8 @@ class _DemoBuilder:
             "replantation de deux hectares en variétés anciennes.",
             "50000", [("INITIATIVE21-PRET-HONNEUR", "20000")])
         honour_loan = self.approve(orchard, "INITIATIVE21-PRET-HONNEUR", "20000", "20000")
-        self.sign(honour_loan)
-        self.report(orchard, Decimal("1"))  # all was done: the whole loan is paid at settle
-        ops.settle_line(self.agents["initiative"], honour_loan, balance_paid_on=self.today)
+        self.sign(honour_loan, payments=["20000"])
+        ops.settle_line(self.agents["initiative"], honour_loan)
 
     def second_chances(self) -> None:
         export = self.in_review(

@@ -212,3 +212,13 @@ def test_a_rounding_never_pays_more_than_granted(world, signed):
     expected = (Decimal("50000") * Decimal("199999.99") / Decimal("200000")).quantize(Decimal("0.01"),
                                                                                        ROUND_DOWN)
     assert line.paid_total == expected == Decimal("49999.99")
+
+
+def test_only_grants_wait_for_the_report(world, create_case):
+    case = create_case("draft")
+    region_line, bpi_line = case.lines
+    assert not plans.balance_applies(region_line)  # no plan: today's payments and settle
+    plans.save_plan(world.applicant, case, expenses=[{"category": "tangible", "label": "Machine",
+                                                      "amount": "250000"}], resources=[])
+    assert plans.balance_applies(region_line)  # a grant
+    assert not plans.balance_applies(bpi_line)  # a zero-rate loan is paid and repaid as agreed

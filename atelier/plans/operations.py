@@ -344,9 +344,9 @@ def pro_rata(granted: Decimal, planned: Decimal, realised: Decimal) -> Decimal:
 
 
 def balance_applies(line) -> bool:
-    """The balance of a grant (not of an advance or a loan, which are paid back) on a dossier with a
-    plan is computed from the execution report."""
-    return line.case.financing_plan is not None and not line.is_repayable
+    """The balance of a grant on a dossier with a plan is computed from the execution report (loans,
+    advances, honour loans and guarantees are paid, repaid or called as their agreements say)."""
+    return line.case.financing_plan is not None and line.scheme.instrument == "grant"
 
 
 @dataclass(frozen=True)
