@@ -150,3 +150,74 @@ def test_the_pack_reads_answers_in_a_fixed_number_of_statements(app, world, regi
     for index in range(6):
         on_agenda(f"Projet {index}")
     assert statements_for_pack() == few == 6
+
+
+# --------------------------------------------------------------------------- the portfolio
+
+def portfolio(world, fmt, **filters):
+    handle = portfolio_file(world.region, parse_filters(**filters), fmt)
+    with handle:
+        data = handle.read()
+    if fmt == "xlsx":
+        return load_workbook(BytesIO(data))["Portefeuille"]
+    return list(csv.reader(StringIO(data.decode("utf-8-sig")), delimiter=";"))
+
+
+QUESTION_HEADERS = ["Effectif salarié en équivalents temps plein (ETP)", "Emplois créés dans les trois ans",
+                    "Chiffre d'affaires du dernier exercice clos", INVESTMENTS, "Part d'autofinancement",
+                    "Début des travaux", "Êtes-vous propriétaire des locaux ?"]
+
+
+def test_filtered_by_one_scheme_the_portfolio_adds_its_questions_after_the_fixed_columns(
+        world, region_questions, on_agenda):
+    case = on_agenda()
+    sheet = portfolio(world, "xlsx", scheme=world.region_scheme.code)
+    rows = rows_of(sheet)
+    assert rows[0] == HEADERS + QUESTION_HEADERS
+    fixed = len(HEADERS)
+    assert rows[1][0] == case.reference
+    assert rows[1][fixed:fixed + 3] == [12, 3, 1250000.5]
+    assert rows[1][fixed + 3].startswith("=HYPERLINK") and sheet.cell(2, fixed + 4).data_type == "s"
+    assert rows[1][fixed + 4:] == [0.125, paris_date(2026, 3, 1), "Non"]
+    assert sheet.cell(2, fixed + 3).number_format == MONEY_FORMAT
+    assert sheet.auto_filter.ref.endswith(f"{sheet.cell(1, fixed + 7).column_letter}2")
+
+    lines = portfolio(world, "csv", scheme=world.region_scheme.code)
+    assert lines[0] == HEADERS + QUESTION_HEADERS
+    assert lines[1][fixed:fixed + 3] == ["12", "3", "1250000,50"]
+    assert lines[1][fixed + 3].startswith("'=HYPERLINK")  # inert in a spreadsheet
+    assert lines[1][fixed + 4:] == ["12,50", "2026-03-01", "Non"]
+
+
+def test_without_a_scheme_filter_the_columns_are_the_fixed_ones(world, region_questions, on_agenda):
+    on_agenda()
+    assert rows_of(portfolio(world, "xlsx"))[0] == HEADERS
+    assert portfolio(world, "csv")[0] == HEADERS
+
+
+def test_the_portfolio_heads_with_the_latest_wording_and_reads_older_answers(world, region_questions,
+                                                                             on_agenda):
+    on_agenda()
+    reword_investments(world, "Investissements prévus")
+    on_agenda("Deuxième projet", headcount_fte=5, investments=[{"libelle": "Four", "montant_ht": "9000"}])
+    rows = rows_of(portfolio(world, "xlsx", scheme=world.region_scheme.code))
+    position = rows[0].index("Investissements prévus")  # moved to the end of its section by the rewording
+    assert INVESTMENTS not in rows[0]
+    assert "Amada" in rows[1][position]  # answered under version 1, read with its columns
+    assert rows[2][position] == "Four — 9\u202f000,00\u00a0€" and rows[2][len(HEADERS)] == 5
+
+
+def test_the_portfolio_with_questions_keeps_a_fixed_number_of_statements(app, world, region_questions,
+                                                                          on_agenda):
+    def statements(fmt):
+        with count_queries(app) as seen:
+            portfolio(world, fmt, scheme=world.region_scheme.code)
+        return len(seen)
+
+    on_agenda()
+    few = {fmt: statements(fmt) for fmt in ("xlsx", "csv")}
+    for index in range(6):
+        on_agenda(f"Projet {index}", headcount_fte=index)
+    many = {fmt: statements(fmt) for fmt in ("xlsx", "csv")}
+    assert len(rows_of(portfolio(world, "xlsx", scheme=world.region_scheme.code))) == 8
+    assert few == many

@@ -19,7 +19,13 @@ is a temporary file, so memory stays flat whatever the number of lines.
 
 The columns, their order and their French headers are a contract documented in docs/exports.md
 (a test compares them): add a column at the end, never rename, move or drop one.
+
+Filtered by one scheme, the export adds after those fixed columns one column per question of that
+scheme's latest questionnaire version (in questionnaire order, headed by its latest wording): the
+answers of the dossiers (a standard question's is the dossier's) come from a second statement, in
+the same order as the lines and read in chunks alongside them, and the versions from a third.
 """
+from itertools import groupby
 import csv
 import io
 import re
@@ -41,10 +47,12 @@ from ..committees.models import Committee
 from ..companies.models import Company
 from ..extensions import db
 from ..formatting import PARIS
+from ..questionnaires.models import Answer
+from ..questionnaires.tables import answer_cells, scheme_versions
 from ..schemes.models import INSTRUMENTS, Scheme
 from ..workflow import LINE_STATES
-from .cells import (FORMULA_PREFIXES, clean_text, date_cell, header_cells, money_cell, prepare_sheet,
-                    set_filter, text_cell)
+from .cells import (FORMULA_PREFIXES, clean_text, date_cell, header_cells, money_cell, percent_cell,
+                    prepare_sheet, set_filter, text_cell)
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIMETYPE = "text/csv; charset=utf-8"
@@ -86,6 +94,7 @@ COLUMNS: list[tuple[str, str, int]] = [
 ]
 HEADERS = [header for header, _, _ in COLUMNS]
 KINDS = [kind for _, kind, _ in COLUMNS]
+QUESTION_WIDTH = 30
 
 _RISKY_STARTS = (*FORMULA_PREFIXES, "#")  # "#": openpyxl reads "#N/A", "#REF!"… as error values
 _STILL_PAYING = frozenset({"approved", "agreement_signed"})
@@ -212,11 +221,43 @@ def portfolio_query(agency_id: int, filters: PortfolioFilters = PortfolioFilters
     return query
 
 
-def portfolio_rows(agency_id: int, filters: PortfolioFilters = PortfolioFilters()) -> Iterator[list]:
-    """The rows of the export as Python values (str, int, Decimal, date, None), in column order.
+def question_columns(filters: PortfolioFilters) -> tuple[list[dict], dict]:
+    """The questions that follow the fixed columns (the latest version's of the filtered scheme;
+    none without a scheme filter) and that scheme's versions by id."""
+    if filters.scheme is None:
+        return [], {}
+    versions = scheme_versions(filters.scheme)
+    return (list(versions[-1].questions()) if versions else []), {version.id: version for version in versions}
 
-    One statement, fetched ``CHUNK_SIZE`` rows at a time.
+
+def _answers_by_reference(agency_id: int, filters: PortfolioFilters) -> Iterator[tuple[str, dict]]:
+    """``(reference, {(line id or None, key): (version id, value)})`` per dossier of the export, in
+    the order of its rows: one statement, fetched in chunks."""
+    lines = portfolio_query(agency_id, filters).order_by(None)
+    query = (select(Case.reference, Answer.line_id, Answer.question_key, Answer.version_id, Answer.value)
+             .join(Case, Case.id == Answer.case_id)
+             .where(Answer.case_id.in_(lines.with_only_columns(FundingLine.case_id)),
+                    or_(Answer.line_id.is_(None), Answer.line_id.in_(lines.with_only_columns(FundingLine.id))))
+             .order_by(Case.reference, Answer.id))
+    result = db.session.execute(query, execution_options={"yield_per": CHUNK_SIZE})
+    try:
+        for reference, answers in groupby(result, key=lambda answer: answer[0]):
+            yield reference, {(line_id, key): (version_id, value)
+                              for _, line_id, key, version_id, value in answers}
+    finally:
+        result.close()
+
+
+def portfolio_rows(agency_id: int, filters: PortfolioFilters = PortfolioFilters(),
+                   questions: tuple[list[dict], dict] = ([], {})) -> Iterator[list]:
+    """The rows of the export as Python values (str, int, Decimal, date, None), in column order,
+    then, for ``questions`` (``question_columns``), one ``(kind, value)`` cell per question.
+
+    One statement, fetched ``CHUNK_SIZE`` rows at a time (and one for the answers, alongside).
     """
+    asked, versions = questions
+    answers = _answers_by_reference(agency_id, filters) if asked else iter(())
+    pending = next(answers, None)
     result = db.session.execute(portfolio_query(agency_id, filters),
                                 execution_options={"yield_per": CHUNK_SIZE})
     try:
@@ -228,15 +269,24 @@ def portfolio_rows(agency_id: int, filters: PortfolioFilters = PortfolioFilters(
                 remaining = granted - paid if state in _STILL_PAYING else Decimal("0.00")
             else:
                 remaining = None
+            while pending is not None and pending[0] < reference:  # AP-YYYY-NNNNN: sorted alike everywhere
+                pending = next(answers, None)
             yield [
                 reference, line_id, company, siret, commune, departement, naf, title, scheme_name,
                 scheme_code, INSTRUMENTS.get(instrument, instrument), committee, holder,
                 "non" if holder_id == agency_id else "oui", LINE_STATES.get(state, state),
                 _paris_date(submitted_at), _paris_date(decided_at), signed_on,
                 eligible, requested, proposed, granted, paid, remaining, released, agent,
+                *(_question_cells(asked, versions, pending, reference, line_id) if asked else ()),
             ]
     finally:
         result.close()  # also when the writer stops early (an error, a closed download)
+        if hasattr(answers, "close"):
+            answers.close()
+
+
+def _question_cells(asked, versions, pending, reference: str, line_id: int) -> list:
+    return answer_cells(asked, versions, pending[1] if pending and pending[0] == reference else {}, line_id)
 
 
 def _paris_date(moment: datetime | None) -> date | None:
@@ -245,18 +295,22 @@ def _paris_date(moment: datetime | None) -> date | None:
 
 # --------------------------------------------------------------------------- writers
 
-def write_portfolio_xlsx(rows: Iterable[list], target) -> None:
-    """A write-only workbook (one sheet, bold frozen header, filters) saved to ``target``."""
+def write_portfolio_xlsx(rows: Iterable[list], target, questions: list[dict] = ()) -> None:
+    """A write-only workbook (one sheet, bold frozen header, filters) saved to ``target``; after the
+    fixed columns, one per question (its cells ``(kind, value)``)."""
     workbook = Workbook(write_only=True)
     ws = workbook.create_sheet(SHEET_TITLE)
-    prepare_sheet(ws, [width for _, _, width in COLUMNS])
-    ws.append(header_cells(ws, HEADERS))
+    prepare_sheet(ws, [width for _, _, width in COLUMNS] + [QUESTION_WIDTH] * len(questions))
+    ws.append(header_cells(ws, HEADERS + [question["label"] for question in questions]))
     makers = [_CELL_MAKERS[kind] for kind in KINDS]
+    fixed = len(makers)
     last_row = 1
     for row in rows:
-        ws.append([None if value is None else make(ws, value) for make, value in zip(makers, row)])
+        cells = [None if value is None else make(ws, value) for make, value in zip(makers, row)]
+        cells += [None if value is None else _ANSWER_CELL_MAKERS[kind](ws, value) for kind, value in row[fixed:]]
+        ws.append(cells)
         last_row += 1
-    set_filter(ws, len(COLUMNS), last_row)
+    set_filter(ws, len(COLUMNS) + len(questions), last_row)
     workbook.save(target)
 
 
@@ -279,6 +333,8 @@ def _number(ws, value):
 
 
 _CELL_MAKERS = {"text": _text, "int": _number, "money": money_cell, "date": date_cell}
+_ANSWER_CELL_MAKERS = {"text": _text, "count": _number, "money": money_cell, "date": date_cell,
+                       "percent": percent_cell}
 
 
 def inert_csv_text(value) -> str:
@@ -307,18 +363,23 @@ def _csv_int(value) -> str:
 
 
 _CSV_MAKERS = {"text": inert_csv_text, "int": _csv_int, "money": csv_amount, "date": csv_date}
+# a percentage as the number of percent (« 12,50 » for 12,5 %), like an amount
+_ANSWER_CSV_MAKERS = {"text": inert_csv_text, "count": _csv_int, "money": csv_amount, "date": csv_date,
+                      "percent": lambda share: csv_amount(None if share is None else share * 100)}
 
 
-def write_portfolio_csv(rows: Iterable[list], target: BinaryIO) -> None:
+def write_portfolio_csv(rows: Iterable[list], target: BinaryIO, questions: list[dict] = ()) -> None:
     """UTF-8 with a BOM, ``;`` between fields, CRLF line ends: what French Excel opens right."""
     text = io.TextIOWrapper(target, encoding="utf-8", newline="", write_through=False)
     try:
         text.write(BOM)
         writer = csv.writer(text, delimiter=CSV_DELIMITER, lineterminator=CSV_LINE_END)
-        writer.writerow(HEADERS)
+        writer.writerow(HEADERS + [inert_csv_text(question["label"]) for question in questions])
         makers = [_CSV_MAKERS[kind] for kind in KINDS]
+        fixed = len(makers)
         for row in rows:
-            writer.writerow([make(value) for make, value in zip(makers, row)])
+            writer.writerow([make(value) for make, value in zip(makers, row)]
+                            + [_ANSWER_CSV_MAKERS[kind](value) for kind, value in row[fixed:]])
         text.flush()
     finally:
         text.detach()
@@ -328,15 +389,16 @@ def write_portfolio(agency: Agency, filters: PortfolioFilters, fmt: str, target)
     """Write the portfolio of ``agency`` as ``fmt`` (xlsx or csv) into a binary file or a path."""
     if fmt not in FORMATS:
         raise ActionRefused("Format inconnu : choisissez xlsx (Excel) ou csv.", "format")
-    rows = portfolio_rows(agency.id, filters)
+    questions = question_columns(filters)
+    rows = portfolio_rows(agency.id, filters, questions)
     if fmt == "xlsx":
-        write_portfolio_xlsx(rows, target)
+        write_portfolio_xlsx(rows, target, questions[0])
         return
     if isinstance(target, (str, bytes)) or hasattr(target, "__fspath__"):
         with open(target, "wb") as handle:
-            write_portfolio_csv(rows, handle)
+            write_portfolio_csv(rows, handle, questions[0])
     else:
-        write_portfolio_csv(rows, target)
+        write_portfolio_csv(rows, target, questions[0])
 
 
 def portfolio_file(agency: Agency, filters: PortfolioFilters, fmt: str) -> BinaryIO:

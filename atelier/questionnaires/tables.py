@@ -119,9 +119,24 @@ def cell_of(question: dict, value) -> tuple[str, object]:
 
 # --------------------------------------------------------------------------- one scheme, streamed
 
-def latest_questions(scheme) -> list[dict]:
-    """The questions of the scheme's latest published version, in questionnaire order (one statement;
-    none before the first publication)."""
-    version = db.session.scalar(select(QuestionnaireVersion).where(QuestionnaireVersion.scheme_id == scheme.id)
-                                .order_by(QuestionnaireVersion.number.desc()).limit(1))
-    return list(version.questions()) if version is not None else []
+def scheme_versions(scheme) -> list[QuestionnaireVersion]:
+    """Every published version of the scheme's questionnaire, oldest first (one statement): the last
+    one's questions head the columns, each answer is read with the version it answered."""
+    return list(db.session.scalars(select(QuestionnaireVersion).where(QuestionnaireVersion.scheme_id == scheme.id)
+                                   .order_by(QuestionnaireVersion.number)))
+
+
+def answer_cells(questions: list[dict], versions: dict, answers: dict, line_id: int) -> list[tuple[str, object]]:
+    """The ``cell_of`` of each question for one line, from its dossier's answers
+    ``{(line id or None, key): (version id, JSON value)}``: a standard question's answer is the dossier's."""
+    cells = []
+    for question in questions:
+        found = answers.get((None if question.get("standard") else line_id, question["key"]))
+        if found is None:
+            cells.append(("text", None))
+            continue
+        version = versions.get(found[0])
+        worded = question if version is None else next(
+            (asked for asked in version.questions() if asked["key"] == question["key"]), question)
+        cells.append(cell_of(worded, load(worded, found[1])))
+    return cells
