@@ -53,6 +53,13 @@ class ServerLikeClient(FlaskClient):
     work put after the response (emails, see atelier.mail.after_response) is done when a test looks."""
 
     def open(self, *args, buffered=True, **kwargs):
+        # The requests share the test's app context, hence its ``g``: forget the person loaded by the
+        # previous request, so that each one loads its person (and session) as a server does.
+        from flask import g, has_app_context
+
+        if has_app_context():  # (a thread of a concurrency test has none: its requests push their own)
+            g.pop("_login_user", None)
+            g.pop("user_session", None)
         return super().open(*args, buffered=buffered, **kwargs)
 
 

@@ -130,13 +130,13 @@ def test_an_operation_failing_after_its_event_leaves_nothing_and_the_dossier_usa
                     due_on=paris_today() + timedelta(days=9))  # the chain has a head, webhooks a delivery
     db.session.commit()
     url, data = SETUPS[name](world, case)
+    login(client, world.region_agent)  # logging in writes its session: before the snapshot
     before = snapshot()
     events_before = db.session.scalar(select(db.func.count(Event.id)).where(Event.case_id == case.id))
     written_before = db.session.scalar(select(db.func.count()).select_from(getattr(models, WRITES[name])))
 
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # as in production: the 500 page
     listener = fail_once(name)
-    login(client, world.region_agent)
     response = client.post(url, data=data())
     assert listener.fired
     page = response.get_data(as_text=True)
