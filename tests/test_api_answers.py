@@ -11,6 +11,8 @@ from atelier.questionnaires.models import Answer
 from test_api_story import bearer, call  # noqa: F401  (fixture)
 from test_questionnaires import build, library, own, questionnaires  # noqa: F401  (fixtures)
 
+HEADCOUNT = "Effectif salarié en équivalents temps plein (ETP)"
+
 
 @pytest.fixture
 def draft(client, world, bearer, questionnaires):
@@ -54,8 +56,8 @@ def test_a_dossier_shows_every_question_it_asks_typed_and_unanswered(client, dra
     assert list(answers) == [(None, "headcount_fte"), (None, "turnover_last_year"),
                              (draft["region"], "investments"), (draft["bpi"], "bank_loans")]  # amount hidden
     headcount = answers[(None, "headcount_fte")]
-    assert headcount == {"line_id": None, "question_key": "headcount_fte", "type": "integer", "required": True,
-                         "label": "Effectif salarié en équivalents temps plein (ETP)", "version": 1, "value": None}
+    assert headcount == {"line_id": None, "question_key": "headcount_fte", "type": "integer",
+                         "required": True, "label": HEADCOUNT, "version": 1, "value": None}
     assert [column["key"] for column in answers[(draft["region"], "investments")]["columns"]] == [
         "libelle", "fournisseur", "montant_ht"]
 
@@ -80,7 +82,8 @@ def test_answers_are_written_typed_then_the_dossier_is_submitted(client, world, 
     case = call(client, "POST", f"/cases/{reference}/events", headers, {"event": "submit"})
     assert case["state"] == "submitted"
     # submitted: the answers are read-only now
-    refused = call(client, "PUT", f"/cases/{reference}/answers", headers, {"answers": good_answers(draft)}, 409)
+    refused = call(client, "PUT", f"/cases/{reference}/answers", headers,
+                   {"answers": good_answers(draft)}, 409)
     assert "ne peut plus être modifié" in refused["detail"]
 
 
@@ -91,7 +94,7 @@ def test_each_wrong_answer_is_named_and_nothing_is_written(client, draft):
     problem = call(client, "PUT", f"/cases/{reference}/answers", headers, {"answers": answers}, 422)
     details = {error["field"]: error["detail"] for error in problem["errors"]}
     assert set(details) == {"answers/0/value", "answers/2/value", "answers/4/value"}
-    assert details["answers/0/value"].startswith("« Effectif salarié en équivalents temps plein (ETP) » : ")
+    assert details["answers/0/value"].startswith(f"« {HEADCOUNT} » : ")
     assert "Libellé" in details["answers/2/value"]
     assert db.session.scalar(select(Answer.id)) is None
 
@@ -107,8 +110,8 @@ def test_each_wrong_answer_is_named_and_nothing_is_written(client, draft):
 def test_what_the_dossier_does_not_ask_is_refused(client, draft, item, message):
     item = {**item, "line_id": {"REGION": draft["region"], "BPI": draft["bpi"]}.get(item["line_id"])}
     answers = [{"line_id": None, "question_key": "turnover_last_year", "value": 3}, item]
-    problem = call(client, "PUT", f"/cases/{draft['reference']}/answers", draft["headers"], {"answers": answers},
-                   422)
+    problem = call(client, "PUT", f"/cases/{draft['reference']}/answers", draft["headers"],
+                   {"answers": answers}, 422)
     assert [error["field"] for error in problem["errors"]][0].startswith("answers/1")
     assert message in problem["errors"][0]["detail"]
 
@@ -183,3 +186,37 @@ def test_a_date_answer_is_read_in_ascii_digits_only(client, world, bearer, creat
     case = call(client, "PUT", url, applicant, {"answers": [
         {"line_id": line["id"], "question_key": "started", "value": "31/01/2025"}]})
     assert case["answers"][0]["value"] == "2025-01-31"
+
+
+def test_the_answers_are_typed_in_the_document_and_linked_from_a_dossier(client, draft):
+    from jsonschema import Draft202012Validator
+
+    document = client.get("/api/v1/openapi.json").get_json()
+    schemas = document["components"]["schemas"]
+    call(client, "PUT", f"/cases/{draft['reference']}/answers", draft["headers"],
+         {"answers": good_answers(draft)})
+    case = call(client, "GET", f"/cases/{draft['reference']}", draft["headers"])
+    validator = Draft202012Validator({"$ref": "#/components/schemas/Answer",
+                                      "components": document["components"]})
+    for item in case["answers"]:
+        assert not list(validator.iter_errors(item)), item
+    variants = {variant["properties"]["type"]["const"]: variant for variant in schemas["Answer"]["oneOf"]}
+    assert variants["yes_no"]["properties"]["value"]["type"] == ["boolean", "null"]
+    assert list(Draft202012Validator({**variants["integer"], "components": document["components"]})
+                .iter_errors({**case["answers"][0], "value": "douze"}))
+    links = document["paths"]["/cases/{reference}"]["get"]["responses"]["200"]["links"]
+    assert links["ReplaceAnswers"]["operationId"] == "replace_answers"
+
+
+def test_reading_a_dossier_costs_the_same_queries_whatever_its_answers(client, world, draft):
+    from test_case_page import counting_queries
+
+    url = f"/api/v1/cases/{draft['reference']}"
+    with counting_queries() as few:
+        assert client.get(url, headers=draft["headers"]).status_code == 200
+    rows = [{"libelle": f"Machine {n}", "montant_ht": 1000 + n} for n in range(5)]
+    call(client, "PUT", f"/cases/{draft['reference']}/answers", draft["headers"],
+         {"answers": good_answers(draft, investments=rows)})
+    with counting_queries() as many:
+        assert client.get(url, headers=draft["headers"]).status_code == 200
+    assert many[0] == few[0]

@@ -125,8 +125,8 @@ def test_one_row_per_item_as_presented(client, world, put_on_agenda):
     assert len(rows) == 3
     assert rows[1] == [first.reference, company.name, company.siret, "Dijon", "21", "62.01Z",
                        "Petite entreprise", "Nouvelle ligne de production", "Aide à l'investissement",
-                       "Subvention", 250000, 60000, 50000, None, None, 0, 300000, None, world.region_agent.name,
-                       None, None, None]
+                       "Subvention", 250000, 60000, 50000, None, None, 0, 300000, None,
+                       world.region_agent.name, None, None, None]
     assert rows[2][0] == second.reference and rows[2][7] == "Robotisation de l'atelier"
 
 

@@ -1,10 +1,9 @@
 """The questionnaires' answers in the exports: the committee pack's « Réponses » sheet and the key
 standard answers of « Dossiers », the portfolio's question columns when filtered by one scheme; the
 wording of the version answered, real types, inert text, and a fixed number of statements."""
-from datetime import date
-from decimal import Decimal
-from io import BytesIO, StringIO
 import csv
+from datetime import datetime
+from io import BytesIO, StringIO
 
 import pytest
 from openpyxl import load_workbook
@@ -21,6 +20,9 @@ from test_meeting_pack import count_queries, rows_of
 from test_questionnaires import build, library, own  # noqa: F401  (fixture)
 
 INVESTMENTS = "Liste des investissements"
+QUESTION_HEADERS = ["Effectif salarié en équivalents temps plein (ETP)", "Emplois créés dans les trois ans",
+                    "Chiffre d'affaires du dernier exercice clos", INVESTMENTS, "Part d'autofinancement",
+                    "Début des travaux", "Êtes-vous propriétaire des locaux ?"]
 
 
 @pytest.fixture
@@ -40,7 +42,8 @@ def region_questions(world):
 def answers_for(line, **values):
     items = [{"line_id": None, "question_key": key, "value": values.pop(key)}
              for key in ("headcount_fte", "jobs_created_3y", "turnover_last_year") if key in values]
-    return items + [{"line_id": line.id, "question_key": key, "value": value} for key, value in values.items()]
+    return items + [{"line_id": line.id, "question_key": key, "value": value}
+                    for key, value in values.items()]
 
 
 @pytest.fixture
@@ -80,13 +83,11 @@ def test_the_answers_sheet_has_a_row_per_item_and_a_column_per_question(world, r
     book = pack_of(world.region_meeting)
     sheet = book["Réponses"]
     rows = rows_of(sheet)
-    assert rows[0] == ["Référence", "Entreprise", "Dispositif",
-                       "Effectif salarié en équivalents temps plein (ETP)", "Emplois créés dans les trois ans",
-                       "Chiffre d'affaires du dernier exercice clos", INVESTMENTS, "Part d'autofinancement",
-                       "Début des travaux", "Êtes-vous propriétaire des locaux ?"]
+    assert rows[0] == ["Référence", "Entreprise", "Dispositif", *QUESTION_HEADERS]
     assert rows[1][:6] == [case.reference, world.company.name, world.region_scheme.name, 12, 3, 1250000.5]
     # a repeated group: one line per row, its filled cells joined
-    assert rows[1][6] == "=HYPERLINK(\"http://x\") — Amada — 120\u202f000,00\u00a0€\nRobot — 12\u202f500,00\u00a0€"
+    assert rows[1][6] == ("=HYPERLINK(\"http://x\") — Amada — 120\u202f000,00\u00a0€\n"
+                          "Robot — 12\u202f500,00\u00a0€")
     assert sheet["G2"].data_type == "s"  # inert text, never a formula
     assert rows[1][7:] == [0.125, paris_date(2026, 3, 1), "Non"]
     assert sheet["F2"].number_format == MONEY_FORMAT and sheet["H2"].number_format == PERCENT_FORMAT
@@ -94,13 +95,13 @@ def test_the_answers_sheet_has_a_row_per_item_and_a_column_per_question(world, r
     assert sheet["G1"].comment.text.startswith("Question « investments »")
     # the key standard answers beside the figures
     cases = rows_of(book["Dossiers"])
-    assert cases[0][-3:] == ["Emplois créés (3 ans)", "Effectif (ETP)", "Chiffre d'affaires du dernier exercice clos"]
+    assert cases[0][-3:] == ["Emplois créés (3 ans)", "Effectif (ETP)",
+                             "Chiffre d'affaires du dernier exercice clos"]
     assert cases[1][-3:] == [3, 12, 1250000.5]
 
 
 def paris_date(year, month, day):
-    from datetime import datetime
-
+    """A date as openpyxl reads a date cell back."""
     return datetime(year, month, day)
 
 
@@ -161,11 +162,6 @@ def portfolio(world, fmt, **filters):
     if fmt == "xlsx":
         return load_workbook(BytesIO(data))["Portefeuille"]
     return list(csv.reader(StringIO(data.decode("utf-8-sig")), delimiter=";"))
-
-
-QUESTION_HEADERS = ["Effectif salarié en équivalents temps plein (ETP)", "Emplois créés dans les trois ans",
-                    "Chiffre d'affaires du dernier exercice clos", INVESTMENTS, "Part d'autofinancement",
-                    "Début des travaux", "Êtes-vous propriétaire des locaux ?"]
 
 
 def test_filtered_by_one_scheme_the_portfolio_adds_its_questions_after_the_fixed_columns(

@@ -209,8 +209,8 @@ def perform(action: Callable[[], T], fields=()) -> T:
     except ActionRefused as refused:
         db.session.rollback()
         if isinstance(getattr(refused, "errors", None), dict):  # values judged by their own rules
-            raise ApiProblem(422, refused.message, errors=[{"field": field, "detail": detail}
-                                                           for field, detail in refused.errors.items()]) from None
+            errors = [{"field": field, "detail": detail} for field, detail in refused.errors.items()]
+            raise ApiProblem(422, refused.message, errors=errors) from None
         # Well-formed (the document was checked first) but refused by a rule of the product: 409,
         # with the field the rule is about when there is one.
         errors = [{"field": api_field(refused.field, fields), "detail": refused.message}] if refused.field else None

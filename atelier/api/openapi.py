@@ -77,15 +77,18 @@ ANSWER_VALUES = {
     "siret": {"type": ["string", "null"], "pattern": "^[0-9]{14}$"},
     "document": {"type": ["integer", "null"], "description": "Identifiant d'une pièce du dossier."},
     "group": {"type": ["array", "null"], "items": {"type": "object"},
-              "description": "Une ligne par objet : la valeur de chaque colonne par sa clé (types ci-dessus)."},
+              "description": "Une ligne par objet : la valeur de chaque colonne par sa clé "
+                             "(types ci-dessus)."},
 }
 ANSWER_INPUT = {
     "anyOf": [{"type": ["string", "integer", "boolean", "null"]},
-              {"type": "array", "maxItems": 100, "items": {"anyOf": [{"type": "string"}, {"type": "object"}]}}],
+              {"type": "array", "maxItems": 100,
+               "items": {"anyOf": [{"type": "string"}, {"type": "object"}]}}],
     "x-invalid": "Valeur attendue : un texte, un nombre entier, true/false, une liste, ou null.",
     "description": "La valeur, du type de la question (voir « type » dans « answers » du dossier) : "
                    "montants et pourcentages en nombre entier ou en texte (« 12500.50 »), dates AAAA-MM-JJ, "
-                   "oui/non en true/false, plusieurs choix en liste, tableau en liste d'objets ; null efface.",
+                   "oui/non en true/false, plusieurs choix en liste, tableau en liste d'objets ; "
+                   "null efface.",
 }
 
 
@@ -109,7 +112,8 @@ def _answer_schema() -> dict:
         if kind == "group":
             properties["columns"] = {"type": "array", "items": _object({
                 "key": {"type": "string"}, "label": {"type": "string"}, "type": {"type": "string"}})}
-        variants.append(_object(properties, ["line_id", "question_key", "label", "type", "value"], title=kind))
+        required = ["line_id", "question_key", "label", "type", "value"]
+        variants.append(_object(properties, required, title=kind))
     return {"oneOf": variants}
 
 
@@ -237,7 +241,8 @@ def _schemas() -> dict:
         "Answer": _answer_schema(),
         "AnswersUpdate": _object({
             "version": {"type": "integer", "minimum": 0, "maximum": MAX_ID,
-                        "description": "Version lue du dossier (facultatif) : si elle a changé, la réponse est 409."},
+                        "description": "Version lue du dossier (facultatif) : si elle a changé, "
+                                       "la réponse est 409."},
             "answers": {"type": "array", "maxItems": 500, "items": _object({
                 "line_id": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID},
                 "question_key": {"type": "string", "minLength": 1, "maxLength": 40},
@@ -466,12 +471,14 @@ def openapi_document() -> dict:
         },
         "/cases/{reference}/answers": {
             "put": _op("Répondre aux questionnaires d'un brouillon ou d'un dossier incomplet (demandeur)",
-                       _json("Dossier avec ses réponses", _ref("Case")), write=True, body=_ref("AnswersUpdate"),
+                       _json("Dossier avec ses réponses", _ref("Case")), write=True,
+                       body=_ref("AnswersUpdate"),
                        params=[REFERENCE], tags=["Brouillons"],
-                       description="Toutes les réponses, comme `answers` du dossier les donne (`label`, `type`"
-                                   "… relus sont ignorés) : chacune est vérifiée par la règle de son type, "
-                                   "comme sur la page du questionnaire ; une question cachée par sa condition "
-                                   "ne garde pas de réponse ; une question absente ou à null perd la sienne. "
+                       description="Toutes les réponses, comme `answers` du dossier les donne "
+                                   "(`label`, `type`… relus sont ignorés) : chacune est vérifiée par la "
+                                   "règle de son type, comme sur la page du questionnaire ; une question "
+                                   "cachée par sa condition ne garde pas de réponse ; une question absente "
+                                   "ou à null perd la sienne. "
                                    "Une réponse refusée : 422, une entrée par réponse (`answers/<n>/value`) "
                                    "nommant la question ; rien n'est enregistré."),
         },

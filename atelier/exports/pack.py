@@ -46,7 +46,7 @@ from decimal import Decimal
 from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.utils import get_column_letter
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from ..cases.models import FundingLine, Opinion

@@ -237,7 +237,8 @@ def _answers_by_reference(agency_id: int, filters: PortfolioFilters) -> Iterator
     query = (select(Case.reference, Answer.line_id, Answer.question_key, Answer.version_id, Answer.value)
              .join(Case, Case.id == Answer.case_id)
              .where(Answer.case_id.in_(lines.with_only_columns(FundingLine.case_id)),
-                    or_(Answer.line_id.is_(None), Answer.line_id.in_(lines.with_only_columns(FundingLine.id))))
+                    or_(Answer.line_id.is_(None),
+                        Answer.line_id.in_(lines.with_only_columns(FundingLine.id))))
              .order_by(Case.reference, Answer.id))
     result = db.session.execute(query, execution_options={"yield_per": CHUNK_SIZE})
     try:
@@ -307,7 +308,8 @@ def write_portfolio_xlsx(rows: Iterable[list], target, questions: list[dict] = (
     last_row = 1
     for row in rows:
         cells = [None if value is None else make(ws, value) for make, value in zip(makers, row)]
-        cells += [None if value is None else _ANSWER_CELL_MAKERS[kind](ws, value) for kind, value in row[fixed:]]
+        cells += [None if value is None else _ANSWER_CELL_MAKERS[kind](ws, value)
+                  for kind, value in row[fixed:]]
         ws.append(cells)
         last_row += 1
     set_filter(ws, len(COLUMNS) + len(questions), last_row)

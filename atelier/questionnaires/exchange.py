@@ -53,7 +53,8 @@ def _post(formdata: MultiDict, question: dict, name: str, raw) -> None:
         for number, row in enumerate(raw):
             for column in question.get("columns", []):
                 cell = row.get(column["key"], "")
-                formdata.setlist(f"{name}-{number}-{column['key']}", cell if isinstance(cell, list) else [cell])
+                cells = cell if isinstance(cell, list) else [cell]
+                formdata.setlist(f"{name}-{number}-{column['key']}", cells)
     else:
         formdata[name] = raw
 
@@ -84,7 +85,7 @@ def save_json_answers(actor, case, items: list[dict], *, expected_version=None) 
         except ActionRefused as refused:
             errors[f"{field}/value"] = f"« {question['label']} » : {refused.message}"
     if not errors:
-        fields = {part.name(asked[key][1]): field for field, key in sent.items() for part in [asked[key][0]]}
+        fields = {asked[key][0].name(asked[key][1]): field for field, key in sent.items()}
         _, _, refused = read_answers(case, parts, formdata)
         for name, message in refused.items():
             question = next(q for part in parts for q in part.questions if part.name(q) == name)

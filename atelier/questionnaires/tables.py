@@ -46,7 +46,8 @@ def _worded(versions: dict, answer: Answer, fallback: dict) -> dict:
     version = versions.get(answer.version_id)
     if version is None:
         return fallback
-    return next((question for question in version.questions() if question["key"] == fallback["key"]), fallback)
+    return next((question for question in version.questions() if question["key"] == fallback["key"]),
+                fallback)
 
 
 def line_answers(lines) -> tuple[list[AnswerColumn], dict[int, dict[tuple, tuple[dict, object]]]]:
@@ -60,7 +61,8 @@ def line_answers(lines) -> tuple[list[AnswerColumn], dict[int, dict[tuple, tuple
     line_ids = sorted(line.id for line in lines)
     answers = list(db.session.scalars(select(Answer).where(
         Answer.case_id.in_(case_ids), or_(Answer.line_id.is_(None), Answer.line_id.in_(line_ids)))))
-    version_ids = {line.questionnaire_version_id for line in lines} | {answer.version_id for answer in answers}
+    version_ids = {line.questionnaire_version_id for line in lines}
+    version_ids |= {answer.version_id for answer in answers}
     version_ids.discard(None)
     versions = {version.id: version for version in db.session.scalars(
         select(QuestionnaireVersion).where(QuestionnaireVersion.id.in_(sorted(version_ids))))}
@@ -72,8 +74,8 @@ def line_answers(lines) -> tuple[list[AnswerColumn], dict[int, dict[tuple, tuple
         for question in version.questions() if version is not None else ():
             ident = _column_id(question, line.scheme)
             if ident not in columns:
-                columns[ident] = AnswerColumn(question["key"], None if question.get("standard") else line.scheme,
-                                              question)
+                scheme = None if question.get("standard") else line.scheme
+                columns[ident] = AnswerColumn(question["key"], scheme, question)
     rows: dict[int, dict] = {}
     for line in lines:
         cells = rows.setdefault(line.id, {})
@@ -122,11 +124,13 @@ def cell_of(question: dict, value) -> tuple[str, object]:
 def scheme_versions(scheme) -> list[QuestionnaireVersion]:
     """Every published version of the scheme's questionnaire, oldest first (one statement): the last
     one's questions head the columns, each answer is read with the version it answered."""
-    return list(db.session.scalars(select(QuestionnaireVersion).where(QuestionnaireVersion.scheme_id == scheme.id)
-                                   .order_by(QuestionnaireVersion.number)))
+    query = (select(QuestionnaireVersion).where(QuestionnaireVersion.scheme_id == scheme.id)
+             .order_by(QuestionnaireVersion.number))
+    return list(db.session.scalars(query))
 
 
-def answer_cells(questions: list[dict], versions: dict, answers: dict, line_id: int) -> list[tuple[str, object]]:
+def answer_cells(questions: list[dict], versions: dict, answers: dict,
+                 line_id: int) -> list[tuple[str, object]]:
     """The ``cell_of`` of each question for one line, from its dossier's answers
     ``{(line id or None, key): (version id, JSON value)}``: a standard question's answer is the dossier's."""
     cells = []

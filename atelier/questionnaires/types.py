@@ -260,7 +260,8 @@ def from_json(question: dict, data):
                 try:
                     cells[column["key"]] = from_json(column, row.get(column["key"]))
                 except ActionRefused as refused:
-                    raise ActionRefused(f"Ligne {number}, « {column['label']} » : {refused.message}") from None
+                    message = f"Ligne {number}, « {column['label']} » : {refused.message}"
+                    raise ActionRefused(message) from None
             rows.append(cells)
         return rows
     whole = isinstance(data, int) and not isinstance(data, bool)
