@@ -62,7 +62,7 @@ def test_a_dossier_shows_every_question_it_asks_typed_and_unanswered(client, dra
         "libelle", "fournisseur", "montant_ht"]
 
 
-def test_answers_are_written_typed_then_the_dossier_is_submitted(client, world, draft):
+def test_answers_are_written_typed_then_the_dossier_is_submitted(client, world, draft, bearer):
     reference, headers = draft["reference"], draft["headers"]
     refused = call(client, "POST", f"/cases/{reference}/events", headers, {"event": "submit"}, 409)
     assert "Liste des investissements" in refused["detail"]
@@ -85,6 +85,13 @@ def test_answers_are_written_typed_then_the_dossier_is_submitted(client, world, 
     refused = call(client, "PUT", f"/cases/{reference}/answers", headers,
                    {"answers": good_answers(draft)}, 409)
     assert "ne peut plus être modifié" in refused["detail"]
+    # sent back as incomplete: the applicant corrects an answer, then sends the dossier again
+    call(client, "POST", f"/cases/{reference}/events", bearer(world.region_agent),
+         {"event": "request_info", "message": "Précisez l'effectif."})
+    case = call(client, "PUT", f"/cases/{reference}/answers", headers,
+                {"answers": good_answers(draft, headcount_fte=14)})
+    assert by_key(case)[(None, "headcount_fte")]["value"] == 14
+    assert call(client, "POST", f"/cases/{reference}/events", headers, {"event": "resubmit"})["state"] == "submitted"
 
 
 def test_each_wrong_answer_is_named_and_nothing_is_written(client, draft):
