@@ -1,15 +1,22 @@
 """The questionnaires through the API: a dossier's answers read typed with the wording of the version
 answered, written with a write token while the dossier is editable by the questionnaire page's own
 rules (types, conditions, nothing half-written, optimistic version), then the dossier submitted."""
+import json
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
+from atelier.common import ActionRefused
 from atelier.extensions import db
 from atelier.formatting import paris_today
 from atelier.questionnaires import operations as q_ops
 from atelier.questionnaires.models import Answer
+from atelier.questionnaires.types import dump, from_json, load, parse
 from test_api_story import bearer, call  # noqa: F401  (fixture)
 from test_questionnaires import build, library, own, questionnaires  # noqa: F401  (fixtures)
+from test_questionnaires_properties import DOCUMENTS, SETTINGS, questions, values
 
 HEADCOUNT = "Effectif salarié en équivalents temps plein (ETP)"
 
@@ -227,3 +234,34 @@ def test_reading_a_dossier_costs_the_same_queries_whatever_its_answers(client, w
     with counting_queries() as many:
         assert client.get(url, headers=draft["headers"]).status_code == 200
     assert many[0] == few[0]
+
+
+# --------------------------------------------------------------------------- properties
+
+@SETTINGS
+@given(st.data())
+def test_what_the_api_shows_reads_back_as_the_same_answer(data):
+    """Any answer of any question, as ``answers`` shows it, sent back through the API is that answer."""
+    question = data.draw(questions())
+    value = data.draw(values(question))
+    shown_json = json.loads(json.dumps(dump(question, value)))
+    assert parse(question, from_json(question, shown_json), DOCUMENTS) == value
+    assert parse(question, from_json(question, None), DOCUMENTS) is None  # null: no answer
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=12)
+
+
+@SETTINGS
+@given(st.data())
+def test_any_json_value_is_read_or_refused_in_french(data):
+    question = data.draw(questions())
+    try:
+        value = parse(question, from_json(question, data.draw(JSON_VALUES)), DOCUMENTS)
+    except ActionRefused as refused:
+        assert refused.message and refused.message[0].isupper()
+    else:
+        if value is not None:
+            assert load(question, json.loads(json.dumps(dump(question, value)))) == value
