@@ -117,6 +117,23 @@ def mailed_link(mail_folder: Path, address: str, path: str, timeout: float = 10)
         time.sleep(0.1)
 
 
+def mailed_to(mail_folder: Path, address: str, wanted, timeout: float = 10) -> list:
+    """The emails written to ``address``, once ``wanted(mails)`` holds (the server writes them after
+    the response has gone, so the last ones may take a moment); the last list read after ``timeout``."""
+    import email
+    import email.policy
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        mails = [email.message_from_bytes(file.read_bytes(), policy=email.policy.default)
+                 for file in sorted(mail_folder.glob("*.eml"))] if mail_folder.exists() else []
+        mine = [mail for mail in mails if address in str(mail["To"])]
+        if wanted(mine) or time.monotonic() > deadline:
+            return mine
+        time.sleep(0.1)
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "etape"
 
