@@ -265,3 +265,16 @@ def test_a_scheme_rate_in_other_digits_gets_the_french_message():
     with pytest.raises(ActionRefused, match="pourcentage"):
         parse_rate_percent("٤٠")
     assert parse_rate_percent("40,5") == Decimal("0.405")
+
+
+def test_a_number_of_instalments_in_other_digits_gets_the_french_message(world, create_case):
+    from atelier.cases.repayments import parse_schedule
+
+    line = create_case("in_review").lines[0]
+    line.granted_amount = Decimal("12000")
+    with pytest.raises(ActionRefused, match="nombre entier de 1 à"):
+        parse_schedule(line, date(2026, 1, 15), instalment_count="١٢", frequency_months="1",
+                       deferral_months="", first_due_on=None)
+    plan = parse_schedule(line, date(2026, 1, 15), instalment_count="12", frequency_months="1",
+                          deferral_months="", first_due_on=None)
+    assert plan["count"] == 12 and sum(amount for _, amount in plan["instalments"]) == Decimal("12000")

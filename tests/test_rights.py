@@ -85,12 +85,12 @@ CASE_FIRE = {
     "transfer_lead": lambda w, who, case: ops.transfer_lead(who, case, agency=w.aer,
                                                             reason="L'AER suit déjà l'entreprise."),
     "dismiss": lambda w, who, case: ops.dismiss_case(who, case, reason="Hors périmètre régional."),
-    "close": lambda w, who, case: ops._case_event(who, case, "close"),
-    "reopen": lambda w, who, case: ops._case_event(who, case, "reopen"),
+    "close": lambda w, who, case: ops.case_event(who, case, "close"),
+    "reopen": lambda w, who, case: ops.case_event(who, case, "reopen"),
 }
 
 LINE_FIRE = {
-    "start_review": lambda w, who, line, opinion: ops._line_event(who, line, "start_review"),
+    "start_review": lambda w, who, line, opinion: ops.line_event(who, line, "start_review"),
     "transfer": lambda w, who, line, opinion: ops.transfer_line(who, line, agency=w.aer, scheme=w.aer_scheme,
                                                                 reason="Relève de l'avance remboursable."),
     "propose": lambda w, who, line, opinion: ops.propose_line(who, line, meeting=w.bpi_meeting,
@@ -107,7 +107,7 @@ LINE_FIRE = {
         ops.record_payment(w.bpi_agent, line, amount="10000", paid_on=paris_today()),
         ops.record_repayment(who, line, amount="2500", repaid_on=paris_today())),
     "settle": lambda w, who, line, opinion: ops.settle_line(who, line),
-    "withdraw": lambda w, who, line, opinion: ops._line_event(who, line, "withdraw"),
+    "withdraw": lambda w, who, line, opinion: ops.line_event(who, line, "withdraw"),
     "dismiss": lambda w, who, line, opinion: ops.dismiss_line(who, line, reason="Projet hors champ."),
     "reopen": lambda w, who, line, opinion: ops.reopen_line(who, line, reason="Recours gracieux reçu."),
     "ask_opinion": lambda w, who, line, opinion: ops.ask_opinion(

@@ -129,12 +129,12 @@ CASE_FIRE = {
     "dismiss": lambda w, case: ops.dismiss_case(w.region_agent, case, reason="Hors périmètre régional."),
     "withdraw": lambda w, case: ops.withdraw_case(w.applicant, case, reason="Projet abandonné."),
     # system events: fired the way the application fires them, with no actor
-    "close": lambda w, case: ops._case_event(None, case, "close"),
-    "reopen": lambda w, case: ops._case_event(None, case, "reopen"),
+    "close": lambda w, case: ops.case_event(None, case, "close"),
+    "reopen": lambda w, case: ops.case_event(None, case, "reopen"),
 }
 
 LINE_FIRE = {
-    "start_review": lambda w, line: ops._line_event(None, line, "start_review"),
+    "start_review": lambda w, line: ops.line_event(None, line, "start_review"),
     "transfer": lambda w, line: ops.transfer_line(w.region_agent, line, agency=w.aer, scheme=w.aer_scheme,
                                                   reason="Relève de l'avance remboursable."),
     "propose": lambda w, line: ops.propose_line(w.region_agent, line, meeting=w.region_meeting,
@@ -150,7 +150,7 @@ LINE_FIRE = {
         ops.record_payment(w.bpi_agent, line, amount="10000", paid_on=paris_today()),
         ops.record_repayment(w.bpi_agent, line, amount="2500", repaid_on=paris_today())),
     "settle": lambda w, line: ops.settle_line(w.region_agent, line),
-    "withdraw": lambda w, line: ops._line_event(None, line, "withdraw"),
+    "withdraw": lambda w, line: ops.line_event(None, line, "withdraw"),
     "dismiss": lambda w, line: ops.dismiss_line(w.region_agent, line, reason="Projet hors champ."),
     "reopen": lambda w, line: ops.reopen_line(w.region_agent, line, reason="Recours gracieux reçu."),
 }
@@ -256,7 +256,7 @@ def test_the_system_events_are_exactly_those_of_domain_md():
 def test_nobody_fires_an_automatic_case_event(world, create_case, event, state, person):
     case = case_in_state(world, create_case, state)
     refused = assert_refused_without_trace(
-        lambda: ops._case_event(getattr(world, person), case, event),
+        lambda: ops.case_event(getattr(world, person), case, event),
         lambda: db.session.get(Case, case.id).state, "automatique")
     assert refused.message.startswith("Cette étape est automatique")
 
@@ -265,7 +265,7 @@ def test_nobody_fires_an_automatic_case_event(world, create_case, event, state, 
 @pytest.mark.parametrize("event, state", SYSTEM_LINE_EVENTS)
 def test_nobody_fires_an_automatic_line_event(world, create_case, event, state, person):
     line = line_in_state(world, create_case, state)
-    assert_refused_without_trace(lambda: ops._line_event(getattr(world, person), line, event),
+    assert_refused_without_trace(lambda: ops.line_event(getattr(world, person), line, event),
                                  lambda: db.session.get(FundingLine, line.id).state, "automatique")
 
 
@@ -326,7 +326,7 @@ def test_the_automatic_withdraw_of_the_last_line_closes_the_case(world, create_c
     case = create_case("in_review")
     region_line, bpi_line = case.lines
     ops.dismiss_line(world.region_agent, region_line, reason="Hors champ.")
-    ops._line_event(None, bpi_line, "withdraw")
+    ops.line_event(None, bpi_line, "withdraw")
     db.session.commit()
     assert case.state == "closed"
 

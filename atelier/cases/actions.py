@@ -30,6 +30,7 @@ from .minimis import estimated_gge, gge_formula_text
 from .event_forms import (CASE_FORMS, LINE_FORMS, AskOpinionForm, EventForm, GiveOpinionForm,
                           display_form, error_messages)
 from .models import Case, FundingLine, Opinion
+from .opinions import OPINION_LINE_STATES
 
 bp = Blueprint("case_actions", __name__, url_prefix="/dossiers")
 
@@ -284,7 +285,7 @@ def available_actions(user, case: Case) -> CaseActions:
             if rule.name in allowed and rule.who in line_roles and rule.name in LINE_HANDLERS \
                     and _line_event_makes_sense(case, line, rule.name):
                 entry.actions.append(_line_action(case, line, rule, lookups, today))
-        if "line_agent" in line_roles and line.state in ops.OPINION_LINE_STATES:
+        if "line_agent" in line_roles and line.state in OPINION_LINE_STATES:
             form = display_form(AskOpinionForm, f"demande-{line.id}-ask_opinion", version=line.version,
                                 due_on=today + timedelta(days=15))
             form.agency_id.choices = lookups.agency_choices(line.agency_id)

@@ -28,7 +28,7 @@ from ..extensions import db
 from ..schemes.models import DOCUMENT_KINDS
 from . import quotas
 from .models import Case, Document
-from .operations import _check_editable
+from .events import check_editable
 
 FILENAME_MAX_CHARS = 200
 CHUNK = 64 * 1024
@@ -160,7 +160,7 @@ def allowed_kinds(case: Case) -> list[str]:
 # --------------------------------------------------------------------------- operations
 
 def add_document(actor: User, case: Case, kind: str, file_storage) -> Document:
-    _check_editable(actor, case)
+    check_editable(actor, case)
     if kind not in allowed_kinds(case):
         raise ActionRefused("Choisissez le type de pièce dans la liste.", "kind")
     if file_storage is None or not getattr(file_storage, "filename", None):
@@ -229,7 +229,7 @@ def store_file(data: bytes) -> str:
 
 
 def remove_document(actor: User, case: Case, document: Document) -> None:
-    _check_editable(actor, case)
+    check_editable(actor, case)
     if document.case_id != case.id:
         raise ActionRefused("Cette pièce n'appartient pas à ce dossier.")
     _pending(db.session, "deleted").append(stored_path(document.stored_name))

@@ -12,11 +12,16 @@ it. The line may be settled once all that was paid is repaid, or with the rest w
 reason (``operations.settle_line``).
 """
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
 
-from ..common import CENT
+from ..common import CENT, ActionRefused
+from ..formatting import day, money
+from ..forms import optional_int
+from .events import parse_iso_date
+from .models import REPAYMENT_FREQUENCIES, FundingLine
 
 MAX_INSTALMENTS = 240  # twenty years of monthly instalments
 MAX_DEFERRAL_MONTHS = 120
@@ -116,3 +121,45 @@ def repayment_position(line, today: date) -> RepaymentPosition:
     statuses = [] if written_off else instalment_statuses(line.instalments, repaid_total=repaid,
                                                             paid_total=paid, today=today)
     return RepaymentPosition(paid, repaid, written_off, paid - repaid - written_off, statuses)
+
+
+# --------------------------------------------------------------------------- the schedule as typed
+
+def _parse_count(value, field: str, label: str, *, low: int, high: int, default: int | None = None) -> int:
+    text = "" if value is None else str(value).strip()
+    if not text:
+        if default is not None:
+            return default
+        raise ActionRefused(f"Indiquez {label}.", field)
+    if not re.fullmatch(r"[0-9]{1,4}", text) or not low <= int(text) <= high:  # 0-9 only, as amounts
+        raise ActionRefused(f"{label[0].upper()}{label[1:]} doit être un nombre entier de {low} à {high}.", field)
+    return int(text)
+
+
+def parse_schedule(line: FundingLine, signed_on: date, *, instalment_count, frequency_months,
+                    deferral_months, first_due_on) -> dict:
+    """The repayment schedule typed with the agreement of an advance or a loan, checked."""
+    count = _parse_count(instalment_count, "instalment_count", "le nombre d'échéances",
+                         low=1, high=MAX_INSTALMENTS)
+    if line.granted_amount < count * Decimal("0.01"):
+        raise ActionRefused(f"Trop d'échéances pour {money(line.granted_amount)} : chacune doit être d'au "
+                            f"moins un centime.", "instalment_count")
+    frequency = optional_int(frequency_months)
+    if frequency not in REPAYMENT_FREQUENCIES:
+        raise ActionRefused("Choisissez la périodicité des échéances.", "frequency_months")
+    deferral = _parse_count(deferral_months, "deferral_months", "le différé (en mois)",
+                            low=0, high=MAX_DEFERRAL_MONTHS, default=0)
+    earliest = add_months(signed_on, deferral)
+    if first_due_on:
+        first = parse_iso_date(first_due_on, "first_due_on", "La date de la première échéance")
+        if first <= signed_on:
+            raise ActionRefused("La première échéance doit venir après la signature de la convention.",
+                                "first_due_on")
+        if first < earliest:
+            raise ActionRefused(f"La première échéance ne peut pas tomber pendant le différé "
+                                f"(pas avant le {day(earliest)}).", "first_due_on")
+    else:
+        first = first_due_date(signed_on, deferral_months=deferral, frequency_months=frequency)
+    return {"count": count, "frequency": frequency, "deferral": deferral, "first": first,
+            "instalments": schedule(line.granted_amount, count=count, frequency_months=frequency,
+                                    first_due_on=first)}

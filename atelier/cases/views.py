@@ -469,7 +469,7 @@ def _project_data(case: Case) -> dict:
 def _unless_editable(case: Case):
     """None if the person may edit the dossier now; else the way back to the dossier page."""
     try:
-        operations._check_editable(current_user, case)
+        operations.check_editable(current_user, case)
     except ActionRefused as refused:
         flash(refused.message, "error")
         return redirect(url_for(".show_case", reference=case.reference))

@@ -12,6 +12,7 @@ from datetime import date
 from decimal import ROUND_DOWN, Decimal
 
 from ..auth.models import User
+from ..cases.events import check_editable, check_version, parse_money_day
 from ..common import CENT, ActionRefused, parse_amount, utcnow
 from ..companies.models import SIZE_LABELS
 from ..extensions import db
@@ -74,10 +75,8 @@ def save_plan(actor: User, case, *, expenses: list[dict], resources: list[dict],
               expected_version=None) -> FinancingPlan:
     """Replace the plan's rows with those typed (the whole page is saved at once), while the applicant
     may edit the dossier; the dossier's eligible cost then follows the expenses."""
-    from ..cases.operations import _check_editable, _check_version
-
-    _check_editable(actor, case)
-    _check_version(case, expected_version)
+    check_editable(actor, case)
+    check_version(case, expected_version)
     _check_row_count(expenses, "expenses", "dépenses")
     _check_row_count(resources, "resources", "ressources")
     expense_rows = [read_expense(row, f"expenses-{index}") for index, row in enumerate(expenses)]
@@ -389,8 +388,6 @@ def settle_balance(line, *, amount=None, paid_on=None, reason: str | None = None
     """The balance paid when ``line`` is settled, checked (None where the plan's rule does not apply):
     the report must be filed; the agent may pay another amount than the computed one, within what
     remains granted, with a written reason."""
-    from ..cases.operations import _parse_money_day
-
     if not balance_applies(line):
         return None
     figures = computed_balance(line)
@@ -409,7 +406,7 @@ def settle_balance(line, *, amount=None, paid_on=None, reason: str | None = None
                             "indiquez le motif de l'ajustement.", "reason")
     when = None
     if value > 0:
-        when = _parse_money_day(paid_on, "balance_paid_on", "La date du versement du solde", not_before=None,
+        when = parse_money_day(paid_on, "balance_paid_on", "La date du versement du solde", not_before=None,
                                 before_label="")
     return Balance(planned, realised, entitled, computed, value, when)
 

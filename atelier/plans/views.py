@@ -10,7 +10,7 @@ from flask_login import current_user
 from ..cases import access
 from ..cases.documents import size_label
 from ..cases.forms import DocumentForm
-from ..cases.operations import _check_editable
+from ..cases.events import check_editable
 from ..common import ActionRefused
 from ..web import perform, role_required
 from . import operations
@@ -53,7 +53,7 @@ def _stored_expenses(expenses) -> list[dict]:
 def edit_plan(reference: str):
     case = access.case_or_404(current_user, reference)
     try:
-        _check_editable(current_user, case)
+        check_editable(current_user, case)
     except ActionRefused as refused:
         return _back_to_case(case, refused.message)
     plan = case.financing_plan

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from ..auth.models import User
+from ..cases.events import check_editable, check_version
 from ..common import ActionRefused, utcnow
 from ..extensions import db
 from .models import Answer, QuestionnaireVersion
@@ -150,10 +151,8 @@ def read_answers(case, parts: list[Part], formdata) -> tuple[dict, dict, dict]:
 def save_answers(actor: User, case, formdata, *, expected_version=None) -> None:
     """Store what the form posted: every visible answer read by its type's rule; nothing is written
     when one is wrong (``AnswersRefused``). A hidden or emptied question loses its answer."""
-    from ..cases.operations import _check_editable, _check_version
-
-    _check_editable(actor, case)
-    _check_version(case, expected_version)
+    check_editable(actor, case)
+    check_version(case, expected_version)
     answers = load_answers(case)
     parts = layout(case, load_versions(case))
     _, values, errors = read_answers(case, parts, formdata)

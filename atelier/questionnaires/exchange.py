@@ -10,6 +10,7 @@ sent as null, loses its answer.
 """
 from werkzeug.datastructures import MultiDict
 
+from ..cases.events import check_editable, check_version
 from ..common import ActionRefused
 from .answers import AnswersRefused, Part, asked_questions, layout, load_versions, read_answers, save_answers
 from .types import dump, from_json
@@ -62,10 +63,8 @@ def _post(formdata: MultiDict, question: dict, name: str, raw) -> None:
 def save_json_answers(actor, case, items: list[dict], *, expected_version=None) -> None:
     """Store the answers an API client sent (the list ``answers_json`` gives). Nothing is written when
     one is wrong: ``AnswersRefused`` whose ``errors`` name each item (``answers/<n>``) and its question."""
-    from ..cases.operations import _check_editable, _check_version
-
-    _check_editable(actor, case)
-    _check_version(case, expected_version)
+    check_editable(actor, case)
+    check_version(case, expected_version)
     parts = layout(case, load_versions(case))
     asked = {(part.line.id if part.line is not None else None, question["key"]): (part, question)
              for part in parts for question in part.questions}
