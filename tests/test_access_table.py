@@ -182,6 +182,9 @@ TABLE: dict[str, dict[str, str]] = {
     "api.create_case":             {"POST": "401 201 409! 409! 409! 409! 409!"},  # not their company
     "api.show_case":               {"GET": "401 200 404 200 404 200 200", "POST": "401 405 405 405 405 405 405"},
     "api.update_case":             {"PATCH": "401 200 404 409! 404 409! 409!", "POST": "401 405 405 405 405 405 405"},
+    # the questionnaires' answers of the applicant's draft (none asked: an empty list replaces nothing)
+    "api.replace_answers":         {"PUT": "401 200 404 409! 404 409! 409!", "GET": "401 405 405 405 405 405 405",
+                                    "POST": "401 405 405 405 405 405 405"},
     "api.download_document":       {"GET": "401 200 404 200 404 200 200", "POST": "401 405 405 405 405 405 405"},
     "api.case_event":              {"GET": "401 405 405 405 405 405 405", "POST": "401 409! 404 200 404 409! 409!"},
     "api.add_line":                {"GET": "401 405 405 405 405 405 405", "POST": "401 201 404 409! 404 409! 409!"},
@@ -351,6 +354,7 @@ def url_values(s) -> dict[str, dict]:
         "api.unknown": {"anything": "inconnu"},
         "api.show_case": {"reference": ref},
         "api.update_case": {"reference": aref},
+        "api.replace_answers": {"reference": aref},
         "api.download_document": {"reference": ref, "document_id": s.document.id},
         "api.case_event": {"reference": ref},
         "api.add_line": {"reference": aref},
@@ -398,6 +402,7 @@ POSTED = {
     "case_actions.give_opinion": lambda s: {"verdict": "favourable", "comment": "Projet solide."},
     "api.create_case": lambda s: {**_project(s), "company_id": s.w.company.id},
     "api.update_case": lambda s: {"title": "Atelier de découpe laser et plasma"},
+    "api.replace_answers": lambda s: {"answers": []},
     "api.case_event": lambda s: {"event": "request_info", "message": "Joignez le dernier bilan."},
     "api.add_line": lambda s: {"scheme": s.w.aer_scheme.code, "requested_amount": "10000"},
     "api.declare_minimis_aid": lambda s: {"granted_on": _day(-30), "granting_body": "Communauté de communes",
