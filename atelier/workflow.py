@@ -84,7 +84,7 @@ LINE_EVENTS = [
     EventRule("sign_agreement", ("approved",), "agreement_signed", "line_agent",
               "Enregistrer la signature de la convention"),
     EventRule("record_payment", ("agreement_signed",), None, "line_agent", "Enregistrer un versement"),
-    # Not in domain.md's table (issue 4): a repayment of an advance or a loan, like a payment the other way.
+    # Not in domain.md's table: a repayment of an advance or a loan, like a payment the other way.
     EventRule("record_repayment", ("agreement_signed",), None, "line_agent", "Enregistrer un remboursement"),
     EventRule("settle", ("agreement_signed",), "settled", "line_agent", "Solder"),
     EventRule("withdraw", ("requested", "under_review", "on_agenda"), "withdrawn", "system",

@@ -163,6 +163,12 @@ def add_document(actor: User, case: Case, kind: str, file_storage) -> Document:
     check_editable(actor, case)
     if kind not in allowed_kinds(case):
         raise ActionRefused("Choisissez le type de pièce dans la liste.", "kind")
+    return store_document(actor, case, kind, file_storage)
+
+
+def store_document(actor: User, case: Case, kind: str, file_storage) -> Document:
+    """The file sent in the field ``file`` kept as a document of ``kind`` of the dossier, once the caller
+    checked the person may add it: type, size, quotas and rate checked here (``accept_upload``)."""
     if file_storage is None or not getattr(file_storage, "filename", None):
         raise ActionRefused("Choisissez un fichier à envoyer.", "file")
     upload = accept_upload(actor, case, file_storage, field="file")

@@ -315,20 +315,10 @@ def save_execution_report(actor: User, case, *, expenses: list[dict], comment: s
 
 def add_report_document(actor: User, case, file_storage):
     """A supporting document of the expenses really made, while the report is being written."""
-    from ..cases.documents import accept_upload
-    from ..cases.models import Document
+    from ..cases.documents import store_document
 
     check_report_open(actor, case)
-    if file_storage is None or not getattr(file_storage, "filename", None):
-        raise ActionRefused("Choisissez un fichier à envoyer.", "file")
-    upload = accept_upload(actor, case, file_storage, field="file")
-    document = Document(case=case, kind=PROOF_KIND, filename=upload.filename, stored_name=upload.stored_name,
-                        content_type=upload.file_type.content_type, size_bytes=upload.size_bytes,
-                        uploaded_by_id=actor.id)
-    db.session.add(document)
-    case.updated_at = utcnow()
-    db.session.flush()
-    return document
+    return store_document(actor, case, PROOF_KIND, file_storage)
 
 
 # --------------------------------------------------------------------------- the balance payment
