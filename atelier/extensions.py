@@ -80,9 +80,13 @@ class SerialisedMemoryStorage(MemoryStorage):
     acquire_sliding_window_entry = _one_at_a_time(MemoryStorage.acquire_sliding_window_entry)
     get_sliding_window = _one_at_a_time(MemoryStorage.get_sliding_window)
     clear_sliding_window = _one_at_a_time(MemoryStorage.clear_sliding_window)
-    # The parent's private timer methods, under their mangled names.
-    _MemoryStorage__schedule_expiry = _one_at_a_time(MemoryStorage._MemoryStorage__schedule_expiry)
-    _MemoryStorage__expire_events = _one_at_a_time(MemoryStorage._MemoryStorage__expire_events)
+
+
+# The parent's private timer methods, under their mangled names, where this version of limits has them
+# (a later version that renames them must not stop the application from starting).
+for _timer_method in ("_MemoryStorage__schedule_expiry", "_MemoryStorage__expire_events"):
+    if hasattr(MemoryStorage, _timer_method):
+        setattr(SerialisedMemoryStorage, _timer_method, _one_at_a_time(getattr(MemoryStorage, _timer_method)))
 
 
 # Rate limits (login throttling, API tokens): in memory by default (per process), Redis when
