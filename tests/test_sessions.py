@@ -11,20 +11,13 @@ from sqlalchemy import func, select
 from atelier.auth.models import UserSession
 from atelier.auth.operations import password_reset_token
 from atelier.auth.sessions import SESSION_KEY, browser_label, hash_key
-from atelier.extensions import db, limiter
+from atelier.extensions import db
 from conftest import PASSWORD, login
 
 NEW_PASSWORD = "une toute nouvelle phrase"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 SAFARI_IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
                  "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
-
-
-@pytest.fixture(autouse=True)
-def fresh_counters():
-    limiter.reset()
-    yield
-    limiter.reset()
 
 
 @pytest.fixture
